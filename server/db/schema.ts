@@ -1,0 +1,36 @@
+import { sql } from "drizzle-orm";
+import { bigint, check, index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+
+export const TEMP_FILE_STATUSES = ["pending", "committed", "failed"] as const;
+export type TempFileStatus = (typeof TEMP_FILE_STATUSES)[number];
+
+/** One row per upload URL issued; it binds the temp object to a field and a principal until commit. */
+export const asyncTempFile = pgTable(
+  "async_temp_file",
+  {
+    id: uuid("id").primaryKey(),
+    key: text("key").notNull().unique(),
+    fieldId: text("field_id").notNull(),
+    principal: text("principal").notNull(),
+    instanceId: text("instance_id"),
+    originalFilename: text("original_filename").notNull(),
+    contentType: text("content_type").notNull(),
+    declaredSize: bigint("declared_size", { mode: "number" }).notNull(),
+    status: text("status", { enum: TEMP_FILE_STATUSES }).notNull().default("pending"),
+    committedKey: text("committed_key"),
+    /** Multipart upload id (S3) or staging id, for chunked uploads. */
+    uploadId: text("upload_id"),
+    error: text("error"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
+    /** After this the upload can no longer be committed. */
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  },
+  (table) => [
+    index("async_temp_file_status_created_at_idx").on(table.status, table.createdAt),
+    index("async_temp_file_principal_status_idx").on(table.principal, table.status),
+    check("async_temp_file_status_check", sql`${table.status} in ('pending', 'committed', 'failed')`),
+  ],
+);
+
+export type AsyncTempFile = typeof asyncTempFile.$inferSelect;
+export type NewAsyncTempFile = typeof asyncTempFile.$inferInsert;

@@ -1,0 +1,62 @@
+import type { UploadTarget } from "../../shared/schemas";
+
+/** What a driver knows about a stored object. */
+export interface ObjectInfo {
+  size: number;
+  /** The content type the service stored, if it keeps one (never trusted for security decisions). */
+  contentType?: string;
+}
+
+/** Claims a local (filesystem) upload or download URL is signed over; see `server/tokens.ts`. */
+export type LocalUrlClaims =
+  | { purpose: "upload"; key: string; size: number; contentType: string; expiresAt: number }
+  | { purpose: "download"; key: string; filename: string; expiresAt: number };
+
+/**
+ * What the server hands a driver when it issues a URL. Only drivers that serve bytes through this app
+ * (the filesystem driver) use it: it turns signed claims into an absolute URL of the app's own routes,
+ * so the driver itself knows nothing about routes or secrets.
+ */
+export interface UrlContext {
+  localUrl(claims: LocalUrlClaims): string;
+}
+
+export interface UploadTargetRequest {
+  key: string;
+  contentType: string;
+  /** Exact size in bytes; drivers that can make the service enforce it do. */
+  size: number;
+  expiresAt: Date;
+}
+
+export interface DownloadUrlRequest {
+  key: string;
+  /** Name the browser saves the file as (sent as `Content-Disposition: attachment`). */
+  filename: string;
+  contentType?: string;
+  expiresAt: Date;
+}
+
+/**
+ * The small interface every storage backend implements (S3, Azure Blob, filesystem).
+ * Methods return `null` only for "not found"; every other failure is thrown with the driver's name.
+ */
+export interface StorageDriver {
+  /** "s3" | "azure" | "filesystem" — used in messages and logs. */
+  readonly name: string;
+  /** A URL (and headers or form fields) the browser uploads the bytes to, directly. */
+  createUploadTarget(request: UploadTargetRequest, context: UrlContext): Promise<UploadTarget>;
+  /** Size (and stored type) of an object, or null when it does not exist. */
+  stat(key: string): Promise<ObjectInfo | null>;
+  /** Up to `length` bytes from the start of the object (for sniffing), or null when it does not exist. */
+  readFirstBytes(key: string, length: number): Promise<Uint8Array | null>;
+  /**
+   * Moves an object server-side (S3 copy, Azure copy, filesystem rename), never passing the bytes
+   * through this process for remote services. Throws when `from` is missing.
+   */
+  move(from: string, to: string): Promise<void>;
+  /** Deletes an object; an object that is already gone is not an error. */
+  delete(key: string): Promise<void>;
+  /** A short-lived URL that downloads the object as an attachment with the given filename. */
+  createDownloadUrl(request: DownloadUrlRequest, context: UrlContext): Promise<string>;
+}

@@ -1,0 +1,23 @@
+/** Every error code the HTTP API can answer with, and the status it is sent with. */
+export const ERROR_STATUS = {
+  invalid_request: 400,
+  unauthenticated: 401,
+  forbidden: 403,
+  invalid_token: 403,
+  expired_token: 403,
+  unknown_field: 404,
+  not_found: 404,
+  already_uploaded: 409,
+  file_too_large: 413,
+  type_not_allowed: 415,
+  too_many_uploads: 429,
+  invalid_upload: 422,
+  internal_error: 500,
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_STATUS;
+
+/** The body of every error response: `{"error": {"code", "message"}}`. */
+export interface ErrorBody {
+  error: { code: ErrorCode; message: string };
+}

@@ -1,0 +1,4 @@
+export * from "./accept";
+export * from "./errors";
+export * from "./filename";
+export * from "./schemas";

@@ -1,0 +1,44 @@
+import { z } from "zod";
+import { filenameProblem } from "./filename";
+
+/** A MIME type without parameters, as browsers give it in `File.type`. */
+export const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
+
+/** Instance ids end up in storage keys and URLs, so they are kept to a safe alphabet. */
+export const INSTANCE_ID = /^[A-Za-z0-9_-]{1,100}$/;
+
+/** Field ids are chosen by the app (`documents.attachment`). */
+export const FIELD_ID = /^[A-Za-z0-9_.:-]{1,100}$/;
+
+/** Body of `POST {base}/upload-url`. */
+export const uploadUrlRequestSchema = z.strictObject({
+  fieldId: z.string().regex(FIELD_ID, "fieldId must be 1–100 letters, digits or . _ : -"),
+  filename: z.string().superRefine((name, ctx) => {
+    const problem = filenameProblem(name);
+    if (problem) ctx.addIssue({ code: "custom", message: problem });
+  }),
+  contentType: z.string().regex(CONTENT_TYPE, "contentType must be a MIME type such as image/png, without parameters"),
+  size: z
+    .number()
+    .int("size must be a whole number of bytes")
+    .min(1, "size must be at least 1 byte (empty files are not accepted)")
+    .max(Number.MAX_SAFE_INTEGER, "size is too large"),
+  instanceId: z.string().regex(INSTANCE_ID, "instanceId must be 1–100 letters, digits, _ or -").optional(),
+});
+export type UploadUrlRequest = z.infer<typeof uploadUrlRequestSchema>;
+
+/** How the browser sends the bytes: `PUT url` with `headers`, or multipart `POST url` with `fields` then `file`. */
+export interface UploadTarget {
+  method: "PUT" | "POST";
+  url: string;
+  headers: Record<string, string>;
+  fields?: Record<string, string>;
+}
+
+/** Success body of `POST {base}/upload-url` (status 201). */
+export interface UploadUrlResponse {
+  key: string;
+  upload: UploadTarget;
+  /** ISO 8601 time after which the upload target no longer works. */
+  expiresAt: string;
+}
