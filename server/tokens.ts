@@ -7,7 +7,10 @@ import type { LocalUrlClaims } from "./storage/types";
  * `base64url(HMAC-SHA256)`. The claims carry the purpose, so an upload token can never download and
  * the other way round, and the key, size, type and expiry, so none of them can be changed.
  */
-export function signToken(claims: LocalUrlClaims, secret: string): string {
+/** What a token is signed over: the driver's claims plus the field, which names the storage to use. */
+export type SignedClaims = LocalUrlClaims & { fieldId: string };
+
+export function signToken(claims: SignedClaims, secret: string): string {
   const payload = Buffer.from(JSON.stringify(claims)).toString("base64url");
   return `${payload}.${mac(payload, secret)}`;
 }
@@ -18,7 +21,7 @@ export function verifyToken<P extends LocalUrlClaims["purpose"]>(
   secret: string,
   purpose: P,
   now = Date.now(),
-): Extract<LocalUrlClaims, { purpose: P }> {
+): Extract<LocalUrlClaims, { purpose: P }> & { fieldId: string } {
   const [payload, signature, extra] = token.split(".");
   if (!payload || !signature || extra !== undefined) throw invalid("the token is malformed");
   const expected = Buffer.from(mac(payload, secret));
@@ -26,9 +29,9 @@ export function verifyToken<P extends LocalUrlClaims["purpose"]>(
   if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
     throw invalid("the token's signature does not match");
   }
-  let claims: LocalUrlClaims;
+  let claims: SignedClaims;
   try {
-    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as LocalUrlClaims;
+    claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as SignedClaims;
   } catch {
     throw invalid("the token is malformed");
   }
@@ -36,7 +39,7 @@ export function verifyToken<P extends LocalUrlClaims["purpose"]>(
   if (typeof claims.expiresAt !== "number" || claims.expiresAt <= now) {
     throw new AsyncUploadsError("expired_token", "this link has expired; ask for a new one");
   }
-  return claims as Extract<LocalUrlClaims, { purpose: P }>;
+  return claims as Extract<LocalUrlClaims, { purpose: P }> & { fieldId: string };
 }
 
 function mac(payload: string, secret: string): string {

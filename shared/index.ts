@@ -1,4 +1,5 @@
 export * from "./accept";
 export * from "./errors";
 export * from "./filename";
+export * from "./format-bytes";
 export * from "./schemas";

@@ -51,10 +51,14 @@ export interface StorageDriver {
   /** Up to `length` bytes from the start of the object (for sniffing), or null when it does not exist. */
   readFirstBytes(key: string, length: number): Promise<Uint8Array | null>;
   /**
-   * Moves an object server-side (S3 copy, Azure copy, filesystem rename), never passing the bytes
-   * through this process for remote services. Throws when `from` is missing.
+   * Copies an object server-side (S3 CopyObject, Azure copy, filesystem hard link), never passing the
+   * bytes through this process; replaces `to` if it exists. Throws when `from` is missing.
+   * (NOTE to driver authors: this replaced an earlier `move`. Commit copies the temp object to its final
+   * key inside the app's transaction and deletes the temp object only after that transaction commits,
+   * so a rolled-back or retried save never loses the upload. For the filesystem: link `from` to a
+   * unique temporary name beside `to`, then rename it over `to`, so no bytes are copied.)
    */
-  move(from: string, to: string): Promise<void>;
+  copy(from: string, to: string): Promise<void>;
   /** Deletes an object; an object that is already gone is not an error. */
   delete(key: string): Promise<void>;
   /** A short-lived URL that downloads the object as an attachment with the given filename. */

@@ -1,0 +1,231 @@
+import { and, eq, ne } from "drizzle-orm";
+import type { Database } from "../db/database";
+import { asyncTempFile, type AsyncTempFile } from "../db/schema";
+import { AsyncUploadsError } from "../errors";
+import { basenameOfKey, finalKeyProblem } from "../keys";
+import type { Field, FieldRegistry } from "../registry";
+import { verifyStoredObject } from "./verify-object";
+
+export interface CommitRequest {
+  fieldId: string;
+  /** The form value: the string the widget submitted, or one per file for `multiple` fields. */
+  value: string | readonly string[] | null | undefined;
+  /** Who is saving; must be the principal that asked for the upload URL. */
+  principal: string | null;
+  /** The record being saved (already known inside the app's transaction, also for new records). */
+  instanceId: string;
+  /** The key(s) the record holds now (edit forms); a value equal to one of them is kept as is. */
+  currentKey?: string | readonly string[] | null;
+  /** The app's transaction. Without it, commit runs in its own transaction and finishes by itself. */
+  tx?: Database;
+}
+
+export interface CommittedFile {
+  key: string;
+  /** The sanitised original name. */
+  filename: string;
+  size: number;
+  /** The sniffed type. */
+  contentType: string;
+  width?: number;
+  height?: number;
+}
+
+export interface CommitResult {
+  /** For single fields: the key the record holds now, or null when the file was removed. */
+  key: string | null;
+  /** Every key the record holds now, in form order. */
+  keys: string[];
+  /** Files that this save stored (kept files are not listed). */
+  committed: CommittedFile[];
+  /** Deletes temp objects and replaced or removed files. Call after the app's transaction committed. */
+  afterCommit(): Promise<void>;
+  /** Deletes the copies this save made. Call when the app's transaction rolled back. */
+  afterRollback(): Promise<void>;
+}
+
+export interface CommitDeps {
+  db: Database;
+  registry: FieldRegistry;
+  tempPrefix: string;
+  now: () => Date;
+  log: (message: string, error: unknown) => void;
+}
+
+/**
+ * Commits what a form submitted for one field. Each new upload is checked (row, owner, expiry,
+ * stored size and sniffed type), copied server-side to its final key and its row marked committed,
+ * all inside `tx`; temp objects and replaced files are deleted only by `afterCommit`, so a save that
+ * rolls back or is retried never loses a file.
+ */
+export async function commitUpload(deps: CommitDeps, request: CommitRequest): Promise<CommitResult> {
+  const field = deps.registry.get(request.fieldId);
+  if (!field) throw new Error(`[async-uploads] commit: field "${request.fieldId}" is not registered`);
+  if (!request.tx) {
+    let result: CommitResult | undefined;
+    await deps.db.transaction(async (tx) => {
+      result = await commitUpload(deps, { ...request, tx });
+    });
+    await result!.afterCommit();
+    return { ...result!, afterCommit: async () => {}, afterRollback: async () => {} };
+  }
+  const tx = request.tx;
+  const values = normalizeValue(field, request.value);
+  const current = toList(request.currentKey);
+  const committed: Array<CommittedFile & { rowId: string; tempKey: string }> = [];
+  try {
+    for (const value of values) {
+      if (current.includes(value)) continue;
+      committed.push(await commitNewUpload(deps, tx, field, request, value));
+    }
+  } catch (error) {
+    // Our copies are still guarded by this transaction's row locks, so removing them now is safe.
+    await Promise.allSettled(committed.map((file) => field.storage.delete(file.key)));
+    throw error;
+  }
+  const removed = current.filter((key) => !values.includes(key));
+  await recordRemovals(tx, field, request, removed, deps.now());
+
+  // The record holds the final keys: a new upload's temp key is replaced by the key it was copied to.
+  const keys = values.map((value) => committed.find((file) => file.tempKey === value)?.key ?? value);
+  return {
+    key: keys[0] ?? null,
+    keys,
+    committed: committed.map(({ rowId: _r, tempKey: _t, ...file }) => file),
+    afterCommit: async () => {
+      const results = await Promise.allSettled([
+        ...committed.map((file) => finishCommittedRow(deps, field, file.rowId, file.tempKey)),
+        ...removed.map((key) => finishRemoval(deps, field, key)),
+      ]);
+      for (const result of results) {
+        if (result.status === "rejected") deps.log("afterCommit left work for cleanup-temp-files", result.reason);
+      }
+    },
+    afterRollback: async () => {
+      await Promise.all(committed.map((file) => deleteCopyUnlessCommitted(deps, field, file.rowId, file.key)));
+    },
+  };
+}
+
+async function commitNewUpload(
+  deps: CommitDeps,
+  tx: Database,
+  field: Field,
+  request: CommitRequest,
+  value: string,
+): Promise<CommittedFile & { rowId: string; tempKey: string }> {
+  const refuse = (message: string) => new AsyncUploadsError("invalid_upload", message, { fieldId: field.id });
+  // The row lock makes a concurrent save of the same upload wait, and makes cleanup skip the row.
+  const [row] = await tx.select().from(asyncTempFile).where(eq(asyncTempFile.key, value)).for("update");
+  if (!row || row.fieldId !== field.id || row.principal !== request.principal) {
+    throw refuse("This upload cannot be used here. Please choose the file again.");
+  }
+  if (row.instanceId !== null && row.instanceId !== request.instanceId) {
+    throw refuse("This upload was made for another record. Please choose the file again.");
+  }
+  if (row.status !== "pending") throw refuse("This upload was already saved or rejected. Please choose the file again.");
+  if (row.expiresAt.getTime() <= deps.now().getTime()) throw refuse("This upload has expired. Please choose the file again.");
+
+  const filename = basenameOfKey(row.key);
+  const finalKey = field.uploadTo({ fieldId: field.id, instanceId: request.instanceId, filename, uploadId: row.id });
+  const problem = finalKeyProblem(finalKey, deps.tempPrefix);
+  if (problem) throw new Error(`[async-uploads] field "${field.id}": uploadTo returned "${finalKey}", which ${problem}`);
+  if (!finalKey.includes(row.id)) {
+    throw new Error(`[async-uploads] field "${field.id}": uploadTo must include uploadId so that final keys are unique`);
+  }
+
+  const verified = await verifyStoredObject(field, row);
+  if (!verified.ok) {
+    await field.storage.delete(row.key);
+    await markFailed(tx, row, verified.reason);
+    throw refuse(verified.message);
+  }
+  await field.storage.copy(row.key, finalKey);
+  await tx
+    .update(asyncTempFile)
+    .set({ status: "committed", committedKey: finalKey, instanceId: request.instanceId })
+    .where(eq(asyncTempFile.id, row.id));
+  const { mime, width, height } = verified.content;
+  return {
+    key: finalKey,
+    filename,
+    size: verified.size,
+    contentType: mime,
+    ...(width !== undefined && height !== undefined ? { width, height } : {}),
+    rowId: row.id,
+    tempKey: row.key,
+  };
+}
+
+function normalizeValue(field: Field, value: CommitRequest["value"]): string[] {
+  const refuse = (message: string) => new AsyncUploadsError("invalid_upload", message, { fieldId: field.id });
+  const list = value === null || value === undefined ? [] : typeof value === "string" ? [value] : [...value];
+  if (list.some((item) => typeof item !== "string")) throw refuse("The submitted value is not a list of file keys.");
+  const keys = list.filter((item) => item !== "");
+  if (!field.multiple && keys.length > 1) throw refuse("This field holds one file only.");
+  if (keys.length > field.maxFiles) throw refuse(`This field holds at most ${field.maxFiles} files.`);
+  if (new Set(keys).size !== keys.length) throw refuse("The same file was submitted twice.");
+  return keys;
+}
+
+function toList(keys: CommitRequest["currentKey"]): string[] {
+  if (keys === null || keys === undefined) return [];
+  return (typeof keys === "string" ? [keys] : [...keys]).filter((key) => key !== "");
+}
+
+async function markFailed(tx: Database, row: AsyncTempFile, reason: string): Promise<void> {
+  await tx.update(asyncTempFile).set({ status: "failed", error: reason }).where(eq(asyncTempFile.id, row.id));
+}
+
+/**
+ * A removed or replaced file is recorded as a `failed` row in the app's transaction, so that its
+ * deletion survives a crash right after the commit: `afterCommit` deletes it at once, and
+ * `cleanup-temp-files` does if the process died first. Rolled back with the app's own changes.
+ */
+async function recordRemovals(tx: Database, field: Field, request: CommitRequest, keys: string[], now: Date): Promise<void> {
+  if (keys.length === 0) return;
+  await tx
+    .insert(asyncTempFile)
+    .values(
+      keys.map((key) => ({
+        id: crypto.randomUUID(),
+        key,
+        fieldId: field.id,
+        principal: request.principal ?? "",
+        instanceId: request.instanceId,
+        originalFilename: basenameOfKey(key),
+        contentType: "application/octet-stream",
+        declaredSize: 0,
+        status: "failed" as const,
+        error: "replaced or removed; delete after commit",
+        expiresAt: now,
+      })),
+    )
+    .onConflictDoNothing({ target: asyncTempFile.key });
+}
+
+async function finishCommittedRow(deps: CommitDeps, field: Field, rowId: string, tempKey: string): Promise<void> {
+  await field.storage.delete(tempKey);
+  await deps.db.delete(asyncTempFile).where(and(eq(asyncTempFile.id, rowId), eq(asyncTempFile.status, "committed")));
+}
+
+async function finishRemoval(deps: CommitDeps, field: Field, key: string): Promise<void> {
+  await field.storage.delete(key);
+  await deps.db.delete(asyncTempFile).where(and(eq(asyncTempFile.key, key), eq(asyncTempFile.status, "failed")));
+}
+
+/**
+ * After a rollback the row is `pending` again, but a concurrent retry of the same save may already
+ * hold it and be about to commit the very same final key. Taking the row lock first means the copy is
+ * deleted only when no save committed it; a row that is gone is left alone (a leak, never a loss).
+ */
+async function deleteCopyUnlessCommitted(deps: CommitDeps, field: Field, rowId: string, finalKey: string): Promise<void> {
+  await deps.db.transaction(async (tx) => {
+    const [row] = await tx
+      .select({ id: asyncTempFile.id })
+      .from(asyncTempFile)
+      .where(and(eq(asyncTempFile.id, rowId), ne(asyncTempFile.status, "committed")))
+      .for("update");
+    if (row) await field.storage.delete(finalKey);
+  });
+}

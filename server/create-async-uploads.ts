@@ -1,0 +1,117 @@
+import type { Context, Hono } from "hono";
+import { commitUpload, type CommitRequest, type CommitResult } from "./commit/commit";
+import type { Database } from "./db/database";
+import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys";
+import { FieldRegistry } from "./registry";
+import type { RouteDeps } from "./routes/deps";
+import { createRoutes } from "./routes/index";
+import type { StorageDriver } from "./storage/types";
+
+export interface AsyncUploadsOptions {
+  /** drizzle database (postgres.js or PGlite) holding `async_temp_file`. */
+  db: Database;
+  /** HMAC secret for the filesystem backend's upload and download tokens; at least 32 characters. */
+  secret: string;
+  /** Storage for fields that do not name their own. */
+  storage: StorageDriver;
+  /** Who is asking (user id, or an anonymous session id); null means nobody, and uploads are refused. */
+  getPrincipal: (c: Context) => string | null | Promise<string | null>;
+  /** How long an upload URL works, in seconds. @default 900 */
+  uploadUrlLifetime?: number;
+  /** How long a download URL works, in seconds. @default 300 */
+  downloadUrlLifetime?: number;
+  /** How long an upload may wait for its form to be saved, in seconds. @default 86400 */
+  tempFileLifetime?: number;
+  /** Prefix of temp keys. @default "async-temp/" */
+  tempPrefix?: string;
+  /** Uncommitted uploads one principal may hold at once; more get 429. @default 100 */
+  maxPendingUploadsPerPrincipal?: number;
+  /** Origins besides the page's own allowed to call `upload-url` (e.g. behind a proxy). @default [] */
+  allowedOrigins?: readonly string[];
+  /** Clock, for tests. @default () => new Date() */
+  now?: () => Date;
+  /** Where work left for cleanup is reported. @default console.warn */
+  log?: (message: string, error: unknown) => void;
+}
+
+export interface AsyncUploads {
+  /** Register each upload field here at start-up. */
+  registry: FieldRegistry;
+  /** The HTTP routes, to mount with `app.route("/async-uploads", uploads.routes)`. */
+  routes: Hono;
+  /** Commits one field's form value inside the app's transaction; see `CommitResult`. */
+  commit(request: CommitRequest): Promise<CommitResult>;
+  /**
+   * Runs `save` in a transaction of `db` and finishes every commit made through the `commit` it is
+   * given: temp and replaced objects are deleted after the transaction commits, and copies are
+   * deleted if it rolls back. The simplest correct way to save a form.
+   */
+  transaction<T>(save: (tx: Database, commit: (request: Omit<CommitRequest, "tx">) => Promise<CommitResult>) => Promise<T>): Promise<T>;
+  /** The resolved settings, for the cleanup command. */
+  settings: Readonly<{ tempPrefix: string; uploadUrlLifetimeMs: number; tempFileLifetimeMs: number }>;
+  db: Database;
+}
+
+/** Creates the field registry, the routes and the commit step around one database and default storage. */
+export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
+  if (typeof options.secret !== "string" || options.secret.length < 32) {
+    throw new Error("[async-uploads] secret must be a string of at least 32 characters (set ASYNC_UPLOADS_SECRET)");
+  }
+  const seconds = (value: number | undefined, fallback: number, name: string) => {
+    const result = value ?? fallback;
+    if (!Number.isFinite(result) || result <= 0) throw new Error(`[async-uploads] ${name} must be a positive number of seconds`);
+    return result * 1000;
+  };
+  const registry = new FieldRegistry(options.storage);
+  const now = options.now ?? (() => new Date());
+  const deps: RouteDeps = {
+    db: options.db,
+    registry,
+    secret: options.secret,
+    getPrincipal: options.getPrincipal,
+    tempPrefix: normalizePrefix(options.tempPrefix ?? DEFAULT_TEMP_PREFIX),
+    uploadUrlLifetimeMs: seconds(options.uploadUrlLifetime, 900, "uploadUrlLifetime"),
+    downloadUrlLifetimeMs: seconds(options.downloadUrlLifetime, 300, "downloadUrlLifetime"),
+    tempFileLifetimeMs: seconds(options.tempFileLifetime, 86_400, "tempFileLifetime"),
+    maxPendingUploadsPerPrincipal: options.maxPendingUploadsPerPrincipal ?? 100,
+    allowedOrigins: options.allowedOrigins ?? [],
+    now,
+  };
+  if (deps.tempFileLifetimeMs < deps.uploadUrlLifetimeMs) {
+    throw new Error("[async-uploads] tempFileLifetime must not be shorter than uploadUrlLifetime");
+  }
+  const commitDeps = {
+    db: options.db,
+    registry,
+    tempPrefix: deps.tempPrefix,
+    now,
+    log: options.log ?? ((message: string, error: unknown) => console.warn(`[async-uploads] ${message}`, error)),
+  };
+  const commit = (request: CommitRequest) => commitUpload(commitDeps, request);
+
+  return {
+    registry,
+    routes: createRoutes(deps),
+    commit,
+    async transaction(save) {
+      const results: CommitResult[] = [];
+      let value: Awaited<ReturnType<typeof save>>;
+      try {
+        value = await options.db.transaction((tx) =>
+          save(tx, async (request) => {
+            const result = await commit({ ...request, tx });
+            results.push(result);
+            return result;
+          }),
+        );
+      } catch (error) {
+        await Promise.allSettled(results.map((result) => result.afterRollback()));
+        throw error;
+      }
+      await Promise.all(results.map((result) => result.afterCommit()));
+      return value;
+    },
+    settings: { tempPrefix: deps.tempPrefix, uploadUrlLifetimeMs: deps.uploadUrlLifetimeMs, tempFileLifetimeMs: deps.tempFileLifetimeMs },
+    db: options.db,
+  };
+}

@@ -1,0 +1,118 @@
+import { acceptEntryProblem, type AcceptList } from "../shared/accept";
+import { FIELD_ID } from "../shared/schemas";
+import type { StorageDriver } from "./storage/types";
+
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+export const GiB = 1024 * MiB;
+
+export interface FieldAccessContext {
+  /** Who is asking, from `getPrincipal`. */
+  principal: string;
+  /** The record the field belongs to; absent when creating a new record. */
+  instanceId?: string;
+  fieldId: string;
+}
+
+export interface UploadToContext {
+  fieldId: string;
+  instanceId?: string;
+  /** The sanitised file name. */
+  filename: string;
+  /** The temp file's uuid: include it so that final keys are unique and retries land on the same key. */
+  uploadId: string;
+}
+
+/** The options of one form field that takes uploads. */
+export interface FieldOptions {
+  /** Largest accepted file, in bytes. */
+  maxSize: number;
+  /** Accepted MIME types (`application/pdf`), wildcards (`image/*`) and extensions (`.docx`). @default [] (anything) */
+  accept?: AcceptList;
+  /** Whether the field holds several files. @default false */
+  multiple?: boolean;
+  /** With `multiple`, the most files one save may hold. @default 10 */
+  maxFiles?: number;
+  /** Storage for this field instead of the app's default. */
+  storage?: StorageDriver;
+  /**
+   * The final key for a committed file. Must be deterministic (a retried save must land on the same
+   * key) and unique per upload, so it must contain `uploadId`.
+   * @default `${fieldId}/${instanceId ?? "new"}/${uploadId}/${filename}`
+   */
+  uploadTo?: (context: UploadToContext) => string;
+  /** May this principal upload to this field (for this instance)? @default () => true */
+  canUpload?: (context: FieldAccessContext) => boolean | Promise<boolean>;
+  /** May this principal download this field's file of this instance? @default () => false */
+  canDownload?: (context: FieldAccessContext & { instanceId: string }) => boolean | Promise<boolean>;
+  /** The stored key(s) of this field for an instance, for downloads; null when there is none. */
+  resolveKey?: (context: { instanceId: string; fieldId: string }) => Promise<string | readonly string[] | null>;
+}
+
+/** A registered field with every default filled in. */
+export interface Field extends Required<Omit<FieldOptions, "storage" | "resolveKey">> {
+  id: string;
+  storage: StorageDriver;
+  resolveKey?: FieldOptions["resolveKey"];
+}
+
+/**
+ * The fields that may take uploads. Registering is done once at start-up; a malformed field or a
+ * duplicate id throws there, naming the field, rather than failing on the first request.
+ */
+export class FieldRegistry {
+  readonly #fields = new Map<string, Field>();
+  readonly #defaultStorage: StorageDriver;
+
+  constructor(defaultStorage: StorageDriver) {
+    this.#defaultStorage = defaultStorage;
+  }
+
+  register(id: string, options: FieldOptions): Field {
+    const fail = (problem: string): never => {
+      throw new Error(`[async-uploads] field "${id}": ${problem}`);
+    };
+    if (!FIELD_ID.test(id)) fail("the id must be 1–100 letters, digits or . _ : -");
+    if (this.#fields.has(id)) fail("is registered twice");
+    if (!Number.isSafeInteger(options.maxSize) || options.maxSize < 1) fail("maxSize must be a positive whole number of bytes");
+    const accept = options.accept ?? [];
+    if (!Array.isArray(accept)) fail("accept must be an array of MIME types and extensions");
+    for (const entry of accept) {
+      const problem = typeof entry === "string" ? acceptEntryProblem(entry) : "accept entries must be strings";
+      if (problem) fail(`accept: ${problem}`);
+    }
+    const maxFiles = options.maxFiles ?? (options.multiple ? 10 : 1);
+    if (!Number.isSafeInteger(maxFiles) || maxFiles < 1) fail("maxFiles must be a positive whole number");
+    if (!options.multiple && maxFiles !== 1) fail("maxFiles needs multiple: true");
+    for (const name of ["uploadTo", "canUpload", "canDownload", "resolveKey"] as const) {
+      if (options[name] !== undefined && typeof options[name] !== "function") fail(`${name} must be a function`);
+    }
+    const field: Field = {
+      id,
+      maxSize: options.maxSize,
+      accept,
+      multiple: options.multiple ?? false,
+      maxFiles,
+      storage: options.storage ?? this.#defaultStorage,
+      uploadTo: options.uploadTo ?? defaultUploadTo,
+      canUpload: options.canUpload ?? (() => true),
+      canDownload: options.canDownload ?? (() => false),
+      resolveKey: options.resolveKey,
+    };
+    this.#fields.set(id, field);
+    return field;
+  }
+
+  get(id: string): Field | undefined {
+    return this.#fields.get(id);
+  }
+
+  /** Every registered field (cleanup needs each field's storage). */
+  all(): Field[] {
+    return [...this.#fields.values()];
+  }
+}
+
+function defaultUploadTo({ fieldId, instanceId, uploadId, filename }: UploadToContext): string {
+  return `${fieldId}/${instanceId ?? "new"}/${uploadId}/${filename}`;
+}

@@ -1,0 +1,44 @@
+import { Hono } from "hono";
+import { INSTANCE_ID } from "../../shared/schemas";
+import { AsyncUploadsError } from "../errors";
+import { basenameOfKey } from "../keys";
+import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
+import { requirePrincipal } from "./guards";
+
+/**
+ * `GET {base}/download/{fieldId}/{instanceId}[?key=…]`: after the field's `canDownload`, redirects to a
+ * short-lived signed URL of the stored file. `key` picks one file of a `multiple` field; it must be
+ * one of the keys `resolveKey` returns, so it can never name another record's file.
+ */
+export function downloadRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+
+  // The redirect must never be cached: it carries a signature and follows a permission check.
+  app.use("/download/*", async function noStore(c, next) {
+    await next();
+    c.header("Cache-Control", "private, no-store");
+  });
+
+  app.get("/download/:fieldId/:instanceId", async (c) => {
+    const { fieldId, instanceId } = c.req.param();
+    const field = deps.registry.get(fieldId);
+    if (!field || !INSTANCE_ID.test(instanceId)) throw new AsyncUploadsError("not_found", "There is no such file.");
+    const principal = await requirePrincipal(c, deps.getPrincipal);
+    if (!(await field.canDownload({ principal, instanceId, fieldId }))) {
+      throw new AsyncUploadsError("forbidden", "You may not download this file.");
+    }
+    const resolved = field.resolveKey ? await field.resolveKey({ instanceId, fieldId }) : null;
+    const keys = resolved === null ? [] : typeof resolved === "string" ? [resolved] : [...resolved];
+    const wanted = c.req.query("key");
+    const key = wanted === undefined ? keys[0] : keys.find((candidate) => candidate === wanted);
+    if (!key) throw new AsyncUploadsError("not_found", "There is no such file.");
+
+    const url = await field.storage.createDownloadUrl(
+      { key, filename: basenameOfKey(key), expiresAt: new Date(deps.now().getTime() + deps.downloadUrlLifetimeMs) },
+      urlContextFor(deps, basePathOf(c, "/download/"), field.id),
+    );
+    return c.redirect(url, 302);
+  });
+
+  return app;
+}

@@ -1,0 +1,60 @@
+import { Hono } from "hono";
+import { AsyncUploadsError } from "../errors";
+import { contentDisposition } from "../storage/content-disposition";
+import type { StorageDriver } from "../storage/types";
+import type { FilesystemStorage } from "../storage/filesystem";
+import { verifyToken } from "../tokens";
+import type { RouteDeps } from "./deps";
+
+/**
+ * The filesystem backend's own upload and download routes. They are authorised by the signed token
+ * alone (purpose, field, key, size, type, expiry), just as S3 or Azure trust their signed URLs.
+ */
+export function filesystemRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+
+  app.put("/fs/upload/:token", async (c) => {
+    const claims = verifyToken(c.req.param("token"), deps.secret, "upload", deps.now().getTime());
+    const storage = filesystemStorageOf(deps, claims.fieldId);
+    const contentType = c.req.header("content-type")?.toLowerCase();
+    if (contentType !== claims.contentType.toLowerCase()) {
+      throw new AsyncUploadsError("invalid_request", `Send the file with Content-Type: ${claims.contentType}.`);
+    }
+    const length = c.req.header("content-length");
+    if (length !== undefined && Number(length) > claims.size) {
+      throw new AsyncUploadsError("file_too_large", "The body is larger than the size this upload was issued for.");
+    }
+    const body = c.req.raw.body;
+    if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
+    await storage.write(claims.key, body, { size: claims.size });
+    return c.body(null, 201);
+  });
+
+  app.get("/fs/download/:token", async (c) => {
+    const claims = verifyToken(c.req.param("token"), deps.secret, "download", deps.now().getTime());
+    const storage = filesystemStorageOf(deps, claims.fieldId);
+    const file = await storage.read(claims.key);
+    if (!file) throw new AsyncUploadsError("not_found", "The file no longer exists.");
+    return new Response(file.body, {
+      status: 200,
+      headers: {
+        "Content-Type": "application/octet-stream",
+        "Content-Length": String(file.size),
+        "Content-Disposition": contentDisposition(claims.filename),
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+        "Cache-Control": "private, no-store",
+      },
+    });
+  });
+
+  return app;
+}
+
+function filesystemStorageOf(deps: RouteDeps, fieldId: string): FilesystemStorage {
+  const storage: StorageDriver | undefined = deps.registry.get(fieldId)?.storage;
+  if (!storage || storage.name !== "filesystem") {
+    throw new AsyncUploadsError("invalid_token", "This link does not belong to a file stored on this server.");
+  }
+  return storage as FilesystemStorage;
+}

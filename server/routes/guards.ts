@@ -1,0 +1,60 @@
+import type { Context, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { AsyncUploadsError } from "../errors";
+
+/** JSON bodies of our routes are a few hundred bytes; anything much larger is abuse. */
+export const MAX_JSON_BODY_BYTES = 16 * 1024;
+
+/**
+ * Cross-site request forgery protection for the JSON routes used by same-site pages. A JSON body
+ * cannot be sent cross-site without a CORS preflight (which we never answer), and a browser that sends
+ * `Origin` or `Sec-Fetch-Site` must show the page's own origin or one the app allowed.
+ */
+export function sameOriginJson(allowedOrigins: readonly string[]): MiddlewareHandler {
+  return async function sameOriginJsonGuard(c, next) {
+    const contentType = c.req.header("content-type")?.split(";")[0]?.trim().toLowerCase();
+    if (contentType !== "application/json") {
+      throw new AsyncUploadsError("invalid_request", "Send the request body as JSON (Content-Type: application/json).");
+    }
+    const origin = c.req.header("origin");
+    const ownOrigin = new URL(c.req.url).origin;
+    if (origin !== undefined && origin !== ownOrigin && !allowedOrigins.includes(origin)) {
+      throw new AsyncUploadsError("forbidden", "Requests from this origin are not allowed.");
+    }
+    if (origin === undefined && c.req.header("sec-fetch-site") === "cross-site") {
+      throw new AsyncUploadsError("forbidden", "Cross-site requests are not allowed.");
+    }
+    await next();
+  };
+}
+
+/** Refuses bodies over `MAX_JSON_BODY_BYTES` while reading them, before parsing. */
+export function smallBody(): MiddlewareHandler {
+  return bodyLimit({
+    maxSize: MAX_JSON_BODY_BYTES,
+    onError: () => {
+      throw new AsyncUploadsError("invalid_request", `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
+    },
+  });
+}
+
+/** Parses the JSON body, turning a syntax error into `invalid_request`. */
+export async function readJson(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new AsyncUploadsError("invalid_request", "The request body is not valid JSON.");
+  }
+}
+
+/** The principal, or `unauthenticated` when there is none. */
+export async function requirePrincipal(
+  c: Context,
+  getPrincipal: (c: Context) => string | null | Promise<string | null>,
+): Promise<string> {
+  const principal = await getPrincipal(c);
+  if (typeof principal !== "string" || principal === "") {
+    throw new AsyncUploadsError("unauthenticated", "Sign in (or enable cookies) to upload files.");
+  }
+  return principal;
+}

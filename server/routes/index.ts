@@ -1,0 +1,29 @@
+import { Hono } from "hono";
+import type { Context } from "hono";
+import { HTTPException } from "hono/http-exception";
+import { AsyncUploadsError } from "../errors";
+import type { RouteDeps } from "./deps";
+import { downloadRoutes } from "./download";
+import { filesystemRoutes } from "./filesystem";
+import { uploadUrlRoutes } from "./upload-url";
+
+/** All routes of the HTTP contract, to mount where the app likes (`app.route("/async-uploads", routes)`). */
+export function createRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+  app.route("/", uploadUrlRoutes(deps));
+  app.route("/", filesystemRoutes(deps));
+  app.route("/", downloadRoutes(deps));
+  app.notFound((c) => c.json({ error: { code: "not_found", message: "There is no such route." } }, 404));
+  app.onError(renderError);
+  return app;
+}
+
+/** Renders every error as `{error: {code, message}}`; unexpected ones are logged and told apart from nothing. */
+export function renderError(error: Error, c: Context): Response {
+  if (error instanceof AsyncUploadsError) return c.json(error.toBody(), error.status);
+  if (error instanceof HTTPException && error.status < 500) {
+    return c.json({ error: { code: "invalid_request", message: error.message || "The request is not valid." } }, error.status);
+  }
+  console.error("[async-uploads] unexpected error", error);
+  return c.json({ error: { code: "internal_error", message: "Something went wrong on our side. Please try again." } }, 500);
+}

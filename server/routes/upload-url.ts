@@ -1,0 +1,74 @@
+import { and, count, eq, gt } from "drizzle-orm";
+import { Hono } from "hono";
+import { extensionOf, matchesAccept } from "../../shared/accept";
+import { formatBytes } from "../../shared/format-bytes";
+import { uploadUrlRequestSchema, type UploadUrlResponse } from "../../shared/schemas";
+import { asyncTempFile } from "../db/schema";
+import { AsyncUploadsError } from "../errors";
+import { makeTempKey } from "../keys";
+import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
+import { readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
+
+/** `POST {base}/upload-url`: checks the request against the field and issues a direct upload target. */
+export function uploadUrlRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+
+  app.post("/upload-url", sameOriginJson(deps.allowedOrigins), smallBody(), async (c) => {
+    const parsed = uploadUrlRequestSchema.safeParse(await readJson(c));
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+      throw new AsyncUploadsError("invalid_request", `${where}${issue?.message ?? "invalid body"}`);
+    }
+    const request = parsed.data;
+    const principal = await requirePrincipal(c, deps.getPrincipal);
+    const field = deps.registry.get(request.fieldId);
+    if (!field) throw new AsyncUploadsError("unknown_field", `There is no upload field "${request.fieldId}".`);
+    const allowed = await field.canUpload({ principal, instanceId: request.instanceId, fieldId: field.id });
+    if (!allowed) throw new AsyncUploadsError("forbidden", "You may not upload files to this field.");
+    if (request.size > field.maxSize) {
+      throw new AsyncUploadsError("file_too_large", `The file is larger than the ${formatBytes(field.maxSize)} allowed here.`);
+    }
+    const declared = { mime: request.contentType.toLowerCase(), extension: extensionOf(request.filename) };
+    if (!matchesAccept(field.accept, declared)) {
+      throw new AsyncUploadsError("type_not_allowed", `This kind of file is not accepted here (allowed: ${field.accept.join(", ")}).`);
+    }
+
+    const now = deps.now();
+    await refuseFloods(deps, principal, now);
+    const id = crypto.randomUUID();
+    const key = makeTempKey(deps.tempPrefix, id, request.filename, now);
+    const expiresAt = new Date(now.getTime() + deps.uploadUrlLifetimeMs);
+    // Signing first: it has no side effects, so a driver failure leaves no row behind.
+    const upload = await field.storage.createUploadTarget(
+      { key, contentType: request.contentType, size: request.size, expiresAt },
+      urlContextFor(deps, basePathOf(c, "/upload-url"), field.id),
+    );
+    await deps.db.insert(asyncTempFile).values({
+      id,
+      key,
+      fieldId: field.id,
+      principal,
+      instanceId: request.instanceId ?? null,
+      originalFilename: request.filename.normalize("NFC"),
+      contentType: request.contentType.toLowerCase(),
+      declaredSize: request.size,
+      expiresAt: new Date(now.getTime() + deps.tempFileLifetimeMs),
+    });
+    const body: UploadUrlResponse = { key, upload, expiresAt: expiresAt.toISOString() };
+    return c.json(body, 201, { "Cache-Control": "no-store" });
+  });
+
+  return app;
+}
+
+/** A principal may hold only so many uncommitted uploads; this bounds what one person can make us store. */
+async function refuseFloods(deps: RouteDeps, principal: string, now: Date): Promise<void> {
+  const [row] = await deps.db
+    .select({ pending: count() })
+    .from(asyncTempFile)
+    .where(and(eq(asyncTempFile.principal, principal), eq(asyncTempFile.status, "pending"), gt(asyncTempFile.expiresAt, now)));
+  if ((row?.pending ?? 0) >= deps.maxPendingUploadsPerPrincipal) {
+    throw new AsyncUploadsError("too_many_uploads", "Too many unsaved uploads. Save or discard your forms, then try again.");
+  }
+}
