@@ -20,7 +20,7 @@ export interface TestUploads {
   /** Asks for an upload URL as `as` and returns the parsed 201 body (throws otherwise). */
   issue(body: Record<string, unknown>, as?: string): Promise<UploadUrlResponse>;
   /** Uploads bytes to an issued filesystem target through the routes. */
-  put(target: UploadUrlResponse, bytes: Uint8Array, contentType?: string): Promise<Response>;
+  put(target: UploadUrlResponse, bytes: Uint8Array<ArrayBuffer>, contentType?: string): Promise<Response>;
   close(): Promise<void>;
 }
 

@@ -48,7 +48,7 @@ describe("commit", () => {
   });
   afterAll(() => t.close());
 
-  async function uploaded(fieldId: string, bytes: Uint8Array, options: { filename?: string; contentType?: string; as?: string; instanceId?: string } = {}) {
+  async function uploaded(fieldId: string, bytes: Uint8Array<ArrayBuffer>, options: { filename?: string; contentType?: string; as?: string; instanceId?: string } = {}) {
     const target = await t.issue(
       {
         fieldId,
@@ -150,7 +150,7 @@ describe("commit", () => {
   it("refuses and deletes an object whose size is not the declared size", async () => {
     const target = await t.issue({ fieldId: "docs.attachment", filename: "a.pdf", contentType: "application/pdf", size: 10 });
     // Written around the route, as a misbehaving client of another backend could.
-    await (t.storage as ReturnType<typeof filesystemStorage>).write(target.key, ReadableStream.from([new Uint8Array(12)]), { size: 12 });
+    await (t.storage as ReturnType<typeof filesystemStorage>).write(target.key, [new Uint8Array(12)], { size: 12 });
     await refusal(save({ fieldId: "docs.attachment", value: target.key, principal: "alice", instanceId: "doc-7" }));
     expect(await exists(join(t.root, target.key))).toBe(false);
   });

@@ -1,0 +1,11 @@
+export { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from "./create-async-uploads";
+export { cleanupTempFiles, type CleanupOptions, type CleanupProgress, type CleanupSummary } from "./cleanup/cleanup-temp-files";
+export type { CommitRequest, CommitResult, CommittedFile } from "./commit/commit";
+export { connectDatabase, type Connection, type ConnectOptions, type Database } from "./db/database";
+export { asyncTempFile, type AsyncTempFile } from "./db/schema";
+export { AsyncUploadsError } from "./errors";
+export { FieldRegistry, GiB, KiB, MiB, type Field, type FieldOptions } from "./registry";
+export { azureStorage } from "./storage/azure";
+export { filesystemStorage } from "./storage/filesystem";
+export { s3Storage } from "./storage/s3";
+export type { StorageDriver } from "./storage/types";

@@ -1,0 +1,238 @@
+import { randomBytes } from "node:crypto";
+import { link, mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises";
+import { dirname, isAbsolute, resolve, sep } from "node:path";
+import { Readable, Transform } from "node:stream";
+import { pipeline } from "node:stream/promises";
+import { AsyncUploadsError } from "../errors";
+import { driverError } from "./driver-error";
+import type { StorageDriver } from "./types";
+
+export interface FilesystemStorageOptions {
+  /** Directory that holds every stored file; keys are paths below it. Created when missing. */
+  root: string;
+}
+
+/** A request body (`Request.body`), a Node stream, or any (async) iterable of byte chunks. */
+export type UploadBody = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
+/** The filesystem driver also receives and serves the bytes, through the app's own `fs/` routes. */
+export interface FilesystemStorage extends StorageDriver {
+  readonly name: "filesystem";
+  /** Absolute path of the root directory. */
+  readonly root: string;
+  /**
+   * Streams an upload to `key`, exactly `size` bytes: more is refused while streaming
+   * (`file_too_large`), fewer at the end (`invalid_request`), an existing key is never overwritten
+   * (`already_uploaded`). Nothing is left behind on any failure, an aborted body included.
+   */
+  write(key: string, body: UploadBody, options: { size: number }): Promise<void>;
+  /** The file's bytes as a stream, and its size, or null when it does not exist. */
+  read(key: string): Promise<{ body: ReadableStream<Uint8Array>; size: number } | null>;
+}
+
+/** Stores uploads on the server's own disk; uploads and downloads go through signed app URLs. */
+export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions): FilesystemStorage {
+  const root = resolve(rootOption);
+  const fail = (operation: string, cause: unknown, subject: string) => driverError("filesystem", operation, cause, subject);
+
+  /** Absolute path of a key; anything that could name a file outside `root` is refused. */
+  function pathOf(key: string): string {
+    const problem = keyProblem(key);
+    const path = problem ? "" : resolve(root, key);
+    if (problem || !path.startsWith(root + sep)) {
+      throw new Error(`[filesystem] refused key ${JSON.stringify(key)}: ${problem ?? "it resolves outside the root"}`);
+    }
+    return path;
+  }
+
+  /** Removes the now-empty directories above a removed file, up to (not including) the root. */
+  async function pruneEmptyParents(path: string): Promise<void> {
+    for (let dir = dirname(path); dir.startsWith(root + sep); dir = dirname(dir)) {
+      // Best effort: ENOTEMPTY (or a concurrent write recreating it) simply ends the walk.
+      if (!(await rmdir(dir).then(() => true, () => false))) return;
+    }
+  }
+
+  return {
+    name: "filesystem",
+    root,
+
+    async createUploadTarget({ key, contentType, size, expiresAt }, context) {
+      pathOf(key);
+      const url = context.localUrl({ purpose: "upload", key, size, contentType, expiresAt: expiresAt.getTime() });
+      return { method: "PUT", url, headers: { "Content-Type": contentType } };
+    },
+
+    async write(key, body, { size }) {
+      const path = pathOf(key);
+      if (!Number.isSafeInteger(size) || size < 0) throw new Error(`[filesystem] write: invalid size ${size}`);
+      const partial = `${path}.partial-${randomBytes(8).toString("hex")}`;
+      const source = Readable.from(body as AsyncIterable<Uint8Array> | Iterable<Uint8Array>, { objectMode: false });
+      let received = 0;
+      const counter = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          received += chunk.length;
+          if (received > size) {
+            callback(new AsyncUploadsError("file_too_large", `The file is larger than the declared ${size} bytes.`));
+          } else callback(null, chunk);
+        },
+      });
+      try {
+        // Fail fast rather than after receiving the whole body; the link below is what guarantees it.
+        if (await exists(path)) throw alreadyUploaded();
+        const file = await openExclusive(partial);
+        // https://nodejs.org/api/stream.html#streampipelinesource-transforms-destination-options
+        await pipeline(source, counter, file.createWriteStream());
+        if (received < size) {
+          throw new AsyncUploadsError("invalid_request", `The file is shorter than declared: ${received} of ${size} bytes arrived.`);
+        }
+        // https://nodejs.org/api/fs.html#fspromiseslinkexistingpath-newpath — EEXIST instead of overwriting.
+        await link(partial, path);
+      } catch (error) {
+        source.destroy();
+        await unlink(partial).catch(() => {});
+        await pruneEmptyParents(path);
+        if (isCode(error, "EEXIST")) throw alreadyUploaded();
+        if (error instanceof AsyncUploadsError) throw error;
+        throw fail("write", error, `"${key}"`);
+      }
+      await unlink(partial);
+    },
+
+    async read(key) {
+      const path = pathOf(key);
+      try {
+        // https://nodejs.org/api/fs.html#filehandlecreatereadstreamoptions — size and bytes of one open file.
+        const file = await open(path, "r");
+        const info = await file.stat().catch(async (error: unknown) => {
+          await file.close();
+          throw error;
+        });
+        if (!info.isFile()) {
+          await file.close();
+          return null;
+        }
+        const body = Readable.toWeb(file.createReadStream()) as unknown as ReadableStream<Uint8Array>;
+        return { body, size: info.size };
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw fail("read", error, `"${key}"`);
+      }
+    },
+
+    async stat(key) {
+      const path = pathOf(key);
+      try {
+        // https://nodejs.org/api/fs.html#fspromisesstatpath-options
+        const info = await stat(path);
+        return info.isFile() ? { size: info.size } : null;
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw fail("stat", error, `"${key}"`);
+      }
+    },
+
+    async readFirstBytes(key, length) {
+      const path = pathOf(key);
+      try {
+        // https://nodejs.org/api/fs.html#filehandlereadbuffer-offset-length-position
+        const file = await open(path, "r");
+        try {
+          const buffer = Buffer.alloc(Math.max(0, length));
+          const { bytesRead } = await file.read(buffer, 0, buffer.length, 0);
+          return new Uint8Array(buffer.subarray(0, bytesRead));
+        } finally {
+          await file.close();
+        }
+      } catch (error) {
+        if (isNotFound(error)) return null;
+        throw fail("readFirstBytes", error, `"${key}"`);
+      }
+    },
+
+    async copy(from, to) {
+      const source = pathOf(from);
+      const target = pathOf(to);
+      const subject = `"${from}" to "${to}"`;
+      // A hard link under a unique name, then renamed over the target: no bytes copied, and the
+      // target is either the old file or the new one, never half of either.
+      const temporary = `${target}.copy-${randomBytes(8).toString("hex")}`;
+      for (let attempt = 1; ; attempt++) {
+        try {
+          await mkdir(dirname(target), { recursive: true });
+          // https://nodejs.org/api/fs.html#fspromiseslinkexistingpath-newpath
+          await link(source, temporary);
+          // https://nodejs.org/api/fs.html#fspromisesrenameoldpath-newpath
+          await rename(temporary, target);
+          return;
+        } catch (error) {
+          await unlink(temporary).catch(() => {});
+          const sourceMissing = isNotFound(error) && !(await exists(source));
+          if (sourceMissing) throw fail("copy", new Error("the source file does not exist", { cause: error }), subject);
+          // ENOENT with the source present: a concurrent delete pruned the target's directory.
+          if (!isCode(error, "ENOENT") || attempt === 3) throw fail("copy", error, subject);
+        }
+      }
+    },
+
+    async delete(key) {
+      const path = pathOf(key);
+      try {
+        // https://nodejs.org/api/fs.html#fspromisesunlinkpath
+        await unlink(path);
+      } catch (error) {
+        if (!isNotFound(error)) throw fail("delete", error, `"${key}"`);
+      }
+      await pruneEmptyParents(path);
+    },
+
+    async createDownloadUrl({ key, filename, expiresAt }, context) {
+      pathOf(key);
+      return context.localUrl({ purpose: "download", key, filename, expiresAt: expiresAt.getTime() });
+    },
+  };
+}
+
+/** Why a key may not be used as a relative path, or null. Keys are made by the server, so any of these is a bug or an attack. */
+function keyProblem(key: string): string | null {
+  if (typeof key !== "string" || key === "") return "it is empty";
+  if (key.includes("\0")) return "it contains a NUL character";
+  if (key.includes("\\")) return "it contains a backslash";
+  if (isAbsolute(key) || /^[a-z]:/i.test(key)) return "it is an absolute path";
+  if (key.split("/").some((segment) => segment === ".." || segment === "." || segment === "")) {
+    return "it contains an empty, . or .. segment";
+  }
+  return null;
+}
+
+/** Opens a new file for writing, creating its directory; retried because a concurrent delete may prune it. */
+async function openExclusive(path: string) {
+  for (let attempt = 1; ; attempt++) {
+    await mkdir(dirname(path), { recursive: true });
+    try {
+      return await open(path, "wx");
+    } catch (error) {
+      if (!isCode(error, "ENOENT") || attempt === 3) throw error;
+    }
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    (error: unknown) => (isNotFound(error) ? false : Promise.reject(error)),
+  );
+}
+
+function alreadyUploaded(): AsyncUploadsError {
+  return new AsyncUploadsError("already_uploaded", "A file was already uploaded with this link; ask for a new one.");
+}
+
+/** ENOTDIR: a path component is a file, so the key cannot name a file either. */
+function isNotFound(error: unknown): boolean {
+  return isCode(error, "ENOENT") || isCode(error, "ENOTDIR");
+}
+
+function isCode(error: unknown, code: string): boolean {
+  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
+}

@@ -1,0 +1,181 @@
+import { randomBytes, randomUUID } from "node:crypto";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { UploadTarget } from "../../../shared/schemas";
+import { contentDisposition } from "../../../server/storage/content-disposition";
+import type { StorageDriver, UrlContext } from "../../../server/storage/types";
+
+/** A driver under test, and how the browser side of an upload and a download is played for it. */
+export interface ContractSubject {
+  driver: StorageDriver;
+  /** Only the filesystem driver issues local URLs; remote drivers never call it. */
+  context?: UrlContext;
+  /** Sends the bytes to an issued target. @default `uploadLikeBrowser` */
+  upload?(target: UploadTarget, bytes: Uint8Array<ArrayBuffer>, contentType: string): Promise<void>;
+  /** Follows a download URL. @default `downloadLikeBrowser` */
+  download?(url: string): Promise<Download>;
+  /** Remote services also send the Content-Type the URL was issued with. @default true */
+  honoursContentType?: boolean;
+  /** Called once after the suite, e.g. to stop an emulator. */
+  teardown?(): Promise<void>;
+}
+
+export interface Download {
+  bytes: Uint8Array;
+  contentDisposition: string | null;
+  contentType: string | null;
+}
+
+const noLocalUrls: UrlContext = {
+  localUrl() {
+    throw new Error("a remote driver asked for a local URL");
+  },
+};
+
+/** Uploads exactly as the browser does: `PUT` with the headers, or multipart `POST` with the fields first and `file` last. */
+export async function uploadLikeBrowser(target: UploadTarget, bytes: Uint8Array<ArrayBuffer>, contentType: string): Promise<Response> {
+  let response: Response;
+  if (target.method === "PUT") {
+    response = await fetch(target.url, { method: "PUT", headers: target.headers, body: new Blob([bytes]) });
+  } else {
+    const form = new FormData();
+    for (const [name, value] of Object.entries(target.fields ?? {})) form.append(name, value);
+    form.append("file", new Blob([bytes], { type: contentType }), "upload.bin");
+    response = await fetch(target.url, { method: "POST", headers: target.headers, body: form });
+  }
+  return response;
+}
+
+export async function downloadLikeBrowser(url: string): Promise<Download> {
+  const response = await fetch(url);
+  if (!response.ok) throw new Error(`download answered ${response.status}: ${await response.text()}`);
+  return {
+    bytes: new Uint8Array(await response.arrayBuffer()),
+    contentDisposition: response.headers.get("content-disposition"),
+    contentType: response.headers.get("content-type"),
+  };
+}
+
+/** The cases every storage driver must pass, against a real service. */
+export function describeStorageContract(name: string, setup: () => Promise<ContractSubject>, options: { skip?: boolean } = {}): void {
+  describe.skipIf(options.skip ?? false)(`${name}: storage contract`, () => {
+    let subject: ContractSubject;
+    let driver: StorageDriver;
+    const prefix = `contract/${randomUUID()}`;
+    const key = (name = "file.bin") => `${prefix}/${randomUUID()}/${name}`;
+    const inAMinute = () => new Date(Date.now() + 60_000);
+
+    beforeAll(async () => {
+      subject = await setup();
+      driver = subject.driver;
+    });
+    afterAll(async () => {
+      await subject?.teardown?.();
+    });
+
+    async function put(storageKey: string, bytes: Uint8Array<ArrayBuffer>, contentType = "application/octet-stream") {
+      const request = { key: storageKey, contentType, size: bytes.length, expiresAt: inAMinute() };
+      const target = await driver.createUploadTarget(request, subject.context ?? noLocalUrls);
+      expect(["PUT", "POST"]).toContain(target.method);
+      if (subject.upload) return subject.upload(target, bytes, contentType);
+      const response = await uploadLikeBrowser(target, bytes, contentType);
+      if (!response.ok) throw new Error(`upload answered ${response.status}: ${await response.text()}`);
+    }
+
+    async function contentOf(storageKey: string): Promise<Uint8Array | null> {
+      const info = await driver.stat(storageKey);
+      return info && driver.readFirstBytes(storageKey, info.size);
+    }
+
+    it("gives null for a key that does not exist", async () => {
+      const missing = key();
+      expect(await driver.stat(missing)).toBeNull();
+      expect(await driver.readFirstBytes(missing, 16)).toBeNull();
+    });
+
+    it("stores an upload made through the issued target", async () => {
+      const storageKey = key("report.pdf");
+      await put(storageKey, bytes(70_000), "application/pdf");
+      const info = await driver.stat(storageKey);
+      expect(info?.size).toBe(70_000);
+      if (info?.contentType !== undefined) expect(info.contentType).toBe("application/pdf");
+    });
+
+    it("reads exactly the first bytes, or the whole object when it is shorter", async () => {
+      const content = bytes(5000);
+      const storageKey = key();
+      await put(storageKey, content);
+      expect(await driver.readFirstBytes(storageKey, 100)).toEqual(content.subarray(0, 100));
+      expect(await driver.readFirstBytes(storageKey, 1)).toEqual(content.subarray(0, 1));
+      expect(await driver.readFirstBytes(storageKey, 10_000)).toEqual(content);
+    });
+
+    it("copies to a new key and keeps the source until it is deleted", async () => {
+      const content = bytes(3000);
+      const [from, to] = [key(), key("final/nested.bin")];
+      await put(from, content);
+      await driver.copy(from, to);
+      expect(await contentOf(to)).toEqual(content);
+      expect(await contentOf(from)).toEqual(content);
+      await driver.delete(from);
+      expect(await driver.stat(from)).toBeNull();
+      expect(await contentOf(to)).toEqual(content);
+    });
+
+    it("copy replaces an object that already exists at the target", async () => {
+      const [first, second, to] = [key(), key(), key()];
+      await put(first, bytes(1000));
+      await put(second, bytes(2000));
+      await driver.copy(first, to);
+      await driver.copy(second, to);
+      expect(await contentOf(to)).toEqual(await contentOf(second));
+    });
+
+    it("copy of a missing object throws, naming the driver, and creates nothing", async () => {
+      const to = key();
+      await expect(driver.copy(key(), to)).rejects.toThrow(`[${driver.name}] copy failed`);
+      expect(await driver.stat(to)).toBeNull();
+    });
+
+    it("deletes an object, and deleting it again is fine", async () => {
+      const storageKey = key();
+      await put(storageKey, bytes(10));
+      await driver.delete(storageKey);
+      expect(await driver.stat(storageKey)).toBeNull();
+      await expect(driver.delete(storageKey)).resolves.toBeUndefined();
+      await expect(driver.delete(key())).resolves.toBeUndefined();
+    });
+
+    it("issues a download URL that serves the bytes as an attachment with a non-ASCII name", async () => {
+      const content = bytes(4096);
+      const storageKey = key("resume.pdf");
+      await put(storageKey, content, "application/pdf");
+      const request = { key: storageKey, filename: "résumé 2024.pdf", contentType: "application/pdf", expiresAt: inAMinute() };
+      const url = await driver.createDownloadUrl(request, subject.context ?? noLocalUrls);
+      const download = await (subject.download ?? downloadLikeBrowser)(url);
+      expect(download.bytes).toEqual(content);
+      expect(download.contentDisposition).toBe(`attachment; filename="resume 2024.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%202024.pdf`);
+      expect(download.contentDisposition).toBe(contentDisposition("résumé 2024.pdf"));
+      if (subject.honoursContentType ?? true) expect(download.contentType).toBe("application/pdf");
+    });
+
+    it("round-trips keys with non-ASCII names", async () => {
+      const content = bytes(777);
+      const from = key("Überweisung – 日本語 ✓.pdf");
+      const to = key("résumé (final) 2024.pdf");
+      await put(from, content, "application/pdf");
+      expect((await driver.stat(from))?.size).toBe(777);
+      await driver.copy(from, to);
+      expect(await contentOf(to)).toEqual(content);
+      const url = await driver.createDownloadUrl({ key: to, filename: "日本語.pdf", expiresAt: inAMinute() }, subject.context ?? noLocalUrls);
+      expect((await (subject.download ?? downloadLikeBrowser)(url)).bytes).toEqual(content);
+      await driver.delete(from);
+      await driver.delete(to);
+      expect(await driver.stat(to)).toBeNull();
+    });
+  });
+}
+
+/** Random bytes, so that a wrong offset or a mixed-up object cannot compare equal. */
+export function bytes(length: number): Uint8Array<ArrayBuffer> {
+  return new Uint8Array(randomBytes(length));
+}

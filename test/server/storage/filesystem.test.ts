@@ -1,0 +1,194 @@
+import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { AsyncUploadsError } from "../../../server/errors";
+import { contentDisposition } from "../../../server/storage/content-disposition";
+import { filesystemStorage, type FilesystemStorage } from "../../../server/storage/filesystem";
+import type { UrlContext } from "../../../server/storage/types";
+import { signToken, verifyToken } from "../../../server/tokens";
+import { bytes, describeStorageContract } from "./contract";
+
+const secret = "test-secret";
+
+/** What the app does: sign the claims into a URL of its `fs/` routes. */
+const context: UrlContext = {
+  localUrl: (claims) => `http://app.test/async-uploads/fs/${claims.purpose}/${signToken({ ...claims, fieldId: "test.field" }, secret)}`,
+};
+const tokenOf = (url: string) => url.split("/").pop() ?? "";
+
+describeStorageContract("filesystem", async () => {
+  const root = await mkdtemp(join(tmpdir(), "fs-contract-"));
+  const driver = filesystemStorage({ root });
+  return {
+    driver,
+    context,
+    honoursContentType: false,
+    // What `PUT fs/upload/{token}` does: check the token, then stream the body into the driver.
+    async upload(target, content, contentType) {
+      const claims = verifyToken(tokenOf(target.url), secret, "upload");
+      expect(claims).toMatchObject({ size: content.length, contentType });
+      expect(target).toMatchObject({ method: "PUT", headers: { "Content-Type": contentType } });
+      await driver.write(claims.key, new Blob([content]).stream(), { size: claims.size });
+    },
+    // What `GET fs/download/{token}` does.
+    async download(url) {
+      const claims = verifyToken(tokenOf(url), secret, "download");
+      const file = await driver.read(claims.key);
+      if (!file) throw new Error("not found");
+      const content = new Uint8Array(await new Response(file.body).arrayBuffer());
+      expect(content.length).toBe(file.size);
+      return { bytes: content, contentDisposition: contentDisposition(claims.filename), contentType: null };
+    },
+    teardown: () => rm(root, { recursive: true, force: true }),
+  };
+});
+
+describe("filesystem driver", () => {
+  let root: string;
+  let storage: FilesystemStorage;
+  beforeAll(async () => {
+    root = join(await mkdtemp(join(tmpdir(), "fs-extras-")), "root");
+    storage = filesystemStorage({ root });
+  });
+  afterAll(() => rm(dirname(root), { recursive: true, force: true }));
+
+  /** Every file below the root, relative paths, so that a leftover partial file shows up. */
+  async function files(): Promise<string[]> {
+    const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
+    return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1)).sort();
+  }
+  async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+    const error = await promise.then(() => undefined, (e: unknown) => e);
+    expect(error).toBeInstanceOf(AsyncUploadsError);
+    return (error as AsyncUploadsError).code;
+  }
+
+  it("refuses a body larger than declared while it streams, and leaves nothing", async () => {
+    let chunksPulled = 0;
+    let stopped = false;
+    // 1 MiB for a 40 kB upload: a limit checked only at the end would read it all.
+    async function* endless() {
+      try {
+        for (let i = 0; i < 64; i++) {
+          chunksPulled++;
+          yield bytes(16 * 1024);
+        }
+      } finally {
+        stopped = true;
+      }
+    }
+    expect(await codeOf(storage.write("big/file.bin", endless(), { size: 40_000 }))).toBe("file_too_large");
+    expect(chunksPulled).toBeLessThanOrEqual(4);
+    expect(stopped).toBe(true);
+    expect(await files()).toEqual([]);
+    expect(await stat(join(root, "big")).catch(() => null)).toBeNull();
+  });
+
+  it("refuses a body shorter than declared, and leaves nothing", async () => {
+    const error = await storage.write("short/file.bin", new Blob([bytes(99)]).stream(), { size: 100 }).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: "invalid_request", message: expect.stringContaining("shorter than declared") });
+    expect(await files()).toEqual([]);
+  });
+
+  it("never overwrites: a second write to the key is already_uploaded and the first file stays", async () => {
+    const first = bytes(100);
+    await storage.write("once/file.bin", new Blob([first]).stream(), { size: 100 });
+    expect(await codeOf(storage.write("once/file.bin", new Blob([bytes(100)]).stream(), { size: 100 }))).toBe("already_uploaded");
+    expect(new Uint8Array(await readFile(join(root, "once/file.bin")))).toEqual(first);
+    expect(await files()).toEqual(["once/file.bin"]);
+    await storage.delete("once/file.bin");
+  });
+
+  it("lets exactly one of two concurrent writes to the same key win", async () => {
+    const slow = async function* (content: Uint8Array) {
+      for (let i = 0; i < content.length; i += 1000) {
+        await new Promise((resolve) => setTimeout(resolve, 5));
+        yield content.subarray(i, i + 1000);
+      }
+    };
+    const [a, b] = [bytes(5000), bytes(5000)];
+    const results = await Promise.allSettled([
+      storage.write("race/file.bin", slow(a), { size: 5000 }),
+      storage.write("race/file.bin", slow(b), { size: 5000 }),
+    ]);
+    expect(results.map((result) => result.status).sort()).toEqual(["fulfilled", "rejected"]);
+    const loser = results.find((result) => result.status === "rejected");
+    expect((loser as PromiseRejectedResult).reason).toMatchObject({ code: "already_uploaded" });
+    const winner = results[0]?.status === "fulfilled" ? a : b;
+    expect(new Uint8Array(await readFile(join(root, "race/file.bin")))).toEqual(winner);
+    expect(await files()).toEqual(["race/file.bin"]);
+    await storage.delete("race/file.bin");
+  });
+
+  it("leaves nothing when the body stream errors midway (a client abort)", async () => {
+    const aborted = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(bytes(3000));
+        setTimeout(() => controller.error(new Error("client went away")), 10);
+      },
+    });
+    await expect(storage.write("abort/file.bin", aborted, { size: 10_000 })).rejects.toThrow(/^\[filesystem\] write failed .*client went away/);
+    async function* failing() {
+      yield bytes(1000);
+      throw new Error("socket hang up");
+    }
+    await expect(storage.write("abort/file.bin", failing(), { size: 10_000 })).rejects.toThrow("socket hang up");
+    expect(await files()).toEqual([]);
+  });
+
+  it("copies with a hard link (same bytes, no temporary file left) and prunes empty directories on delete", async () => {
+    await storage.write("temp/2024/01/02/id/file.bin", new Blob([bytes(10)]).stream(), { size: 10 });
+    await storage.copy("temp/2024/01/02/id/file.bin", "final/doc/file.bin");
+    expect(await files()).toEqual(["final/doc/file.bin", "temp/2024/01/02/id/file.bin"]);
+    const [source, target] = await Promise.all([stat(join(root, "temp/2024/01/02/id/file.bin")), stat(join(root, "final/doc/file.bin"))]);
+    expect(target.ino).toBe(source.ino);
+    await storage.delete("temp/2024/01/02/id/file.bin");
+    expect(await readdir(root)).toEqual(["final"]);
+    await storage.delete("final/doc/file.bin");
+    expect(await readdir(root)).toEqual([]);
+  });
+
+  it("serves a file through read, and null for a missing key or a directory", async () => {
+    const content = bytes(2048);
+    await storage.write("read/file.bin", new Blob([content]).stream(), { size: 2048 });
+    const file = await storage.read("read/file.bin");
+    expect(file?.size).toBe(2048);
+    expect(new Uint8Array(await new Response(file?.body).arrayBuffer())).toEqual(content);
+    expect(await storage.read("read/missing.bin")).toBeNull();
+    expect(await storage.read("read")).toBeNull();
+    expect(await storage.stat("read")).toBeNull();
+    expect(await storage.stat("read/file.bin/below")).toBeNull();
+    await storage.delete("read/file.bin");
+  });
+
+  it("signs upload and download claims through the app's context", async () => {
+    const expiresAt = new Date(Date.now() + 60_000);
+    const target = await storage.createUploadTarget({ key: "k/a.pdf", contentType: "application/pdf", size: 5, expiresAt }, context);
+    expect(verifyToken(tokenOf(target.url), secret, "upload")).toEqual({
+      purpose: "upload", key: "k/a.pdf", size: 5, contentType: "application/pdf", expiresAt: expiresAt.getTime(), fieldId: "test.field",
+    });
+    const url = await storage.createDownloadUrl({ key: "k/a.pdf", filename: "résumé.pdf", expiresAt }, context);
+    expect(verifyToken(tokenOf(url), secret, "download")).toEqual({
+      purpose: "download", key: "k/a.pdf", filename: "résumé.pdf", expiresAt: expiresAt.getTime(), fieldId: "test.field",
+    });
+  });
+
+  it.each(["../x", "a/../../x", "/etc/passwd", "a\\b", "a\0b", "", "a//b", "./a", "C:/x"])("refuses the key %j in every method", async (key) => {
+    // A file just outside the root, which a traversal would reach.
+    await writeFile(join(dirname(root), "x"), "outside");
+    const expiresAt = new Date(Date.now() + 60_000);
+    const refused = /^\[filesystem\] refused key/;
+    await expect(storage.write(key, new Blob([bytes(1)]).stream(), { size: 1 })).rejects.toThrow(refused);
+    await expect(storage.read(key)).rejects.toThrow(refused);
+    await expect(storage.stat(key)).rejects.toThrow(refused);
+    await expect(storage.readFirstBytes(key, 4)).rejects.toThrow(refused);
+    await expect(storage.copy(key, "ok/target")).rejects.toThrow(refused);
+    await expect(storage.copy("ok/source", key)).rejects.toThrow(refused);
+    await expect(storage.delete(key)).rejects.toThrow(refused);
+    await expect(storage.createUploadTarget({ key, contentType: "text/plain", size: 1, expiresAt }, context)).rejects.toThrow(refused);
+    await expect(storage.createDownloadUrl({ key, filename: "x", expiresAt }, context)).rejects.toThrow(refused);
+    expect(await readFile(join(dirname(root), "x"), "utf8")).toBe("outside");
+    expect(await files()).toEqual([]);
+  });
+});
