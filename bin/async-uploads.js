@@ -1,0 +1,26 @@
+#!/usr/bin/env node
+// The `async-uploads` command. The package ships TypeScript, so tsx loads it; the subcommand is
+// dispatched here so that an unknown one fails before anything is loaded.
+const USAGE = `Usage: async-uploads <command> [options]
+
+Commands:
+  cleanup-temp-files   remove uploads that were never saved (see: async-uploads cleanup-temp-files --help)
+`;
+
+const [command, ...args] = process.argv.slice(2);
+
+if (command === "cleanup-temp-files") {
+  const { register } = await import("tsx/esm/api");
+  register();
+  const { main } = await import("../server/cleanup/cli.ts");
+  const code = await main(args);
+  process.exitCode = code;
+  // Exit even if a driver keeps an idle socket open; unref'd, so a clean exit is not delayed.
+  setTimeout(() => process.exit(code), 2000).unref();
+} else if (command === "--help" || command === "-h" || command === "help") {
+  process.stdout.write(USAGE);
+} else {
+  process.stderr.write(command === undefined ? "async-uploads: missing command\n" : `async-uploads: unknown command "${command}"\n`);
+  process.stderr.write(USAGE);
+  process.exitCode = 2;
+}
