@@ -1,0 +1,81 @@
+import { and, eq } from "drizzle-orm";
+import { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from "../create-async-uploads";
+import type { Database } from "../db/database";
+import { MiB } from "../registry";
+import type { StorageDriver } from "../storage/types";
+import { documents } from "./schema";
+import { readSession, sessionKey } from "./session";
+
+export const ATTACHMENT_FIELD = "documents.attachment";
+export const COVER_FIELD = "documents.cover";
+export const ATTACHMENT_MAX_SIZE = 50 * MiB;
+export const COVER_MAX_SIZE = 5 * MiB;
+/** Raster images only: SVG can carry script, so it is left out on purpose. */
+export const COVER_ACCEPT = ["image/png", "image/jpeg", "image/webp", "image/gif"] as const;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** True for a string that can be a document id; anything else is "no such document", never a SQL error. */
+export function isDocumentId(value: string | undefined): value is string {
+  return value !== undefined && UUID.test(value);
+}
+
+export interface DemoUploadsOptions {
+  db: Database;
+  storage: StorageDriver;
+  secret: string;
+  /** Extra settings (lifetimes, clock) for tests. */
+  overrides?: Partial<Omit<AsyncUploadsOptions, "db" | "storage" | "secret">>;
+}
+
+/**
+ * The demo's uploads: the principal is the anonymous session, and both fields of a document may be
+ * uploaded to, downloaded and resolved only by the session that owns it. Used by the web app and by
+ * the cleanup command (through `uploads-config.ts`), so both run with one configuration.
+ */
+export function createDemoUploads({ db, storage, secret, overrides }: DemoUploadsOptions): AsyncUploads {
+  const cookieKey = sessionKey(secret);
+  const uploads = createAsyncUploads({
+    db,
+    secret,
+    storage,
+    getPrincipal: (c) => readSession(c, cookieKey),
+    ...overrides,
+  });
+
+  const ownsDocument = async (principal: string, instanceId: string | undefined): Promise<boolean> => {
+    if (!isDocumentId(instanceId)) return false;
+    const [row] = await db
+      .select({ id: documents.id })
+      .from(documents)
+      .where(and(eq(documents.id, instanceId), eq(documents.owner, principal)));
+    return row !== undefined;
+  };
+  const keyOf = (column: typeof documents.attachmentKey | typeof documents.coverKey) => async ({ instanceId }: { instanceId: string }) => {
+    if (!isDocumentId(instanceId)) return null;
+    const [row] = await db.select({ key: column }).from(documents).where(eq(documents.id, instanceId));
+    return row?.key ?? null;
+  };
+  // A new document has no id yet when its form is first shown, so uploads without one are allowed;
+  // commit binds them to the document's id when the form is saved.
+  const canUpload = ({ principal, instanceId }: { principal: string; instanceId?: string }) =>
+    instanceId === undefined ? true : ownsDocument(principal, instanceId);
+  const canDownload = ({ principal, instanceId }: { principal: string; instanceId: string }) => ownsDocument(principal, instanceId);
+
+  uploads.registry.register(ATTACHMENT_FIELD, {
+    maxSize: ATTACHMENT_MAX_SIZE,
+    uploadTo: ({ instanceId, uploadId, filename }) => `documents/${instanceId ?? "new"}/attachment/${uploadId}/${filename}`,
+    canUpload,
+    canDownload,
+    resolveKey: keyOf(documents.attachmentKey),
+  });
+  uploads.registry.register(COVER_FIELD, {
+    maxSize: COVER_MAX_SIZE,
+    accept: COVER_ACCEPT,
+    uploadTo: ({ instanceId, uploadId, filename }) => `documents/${instanceId ?? "new"}/cover/${uploadId}/${filename}`,
+    canUpload,
+    canDownload,
+    resolveKey: keyOf(documents.coverKey),
+  });
+  return uploads;
+}

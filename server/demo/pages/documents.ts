@@ -1,0 +1,97 @@
+import { html } from "hono/html";
+import { formatBytes } from "../../../shared/format-bytes";
+import { ATTACHMENT_FIELD, COVER_FIELD } from "../fields";
+import type { DocumentRow } from "../schema";
+import { layout, type Html } from "./layout";
+
+/** Where the demo mounts the async-uploads routes. */
+export const UPLOADS_BASE = "/async-uploads";
+
+/** The download route of one field of a document (it checks the session, then redirects to a signed URL). */
+export function downloadUrl(fieldId: string, documentId: string): string {
+  return `${UPLOADS_BASE}/download/${encodeURIComponent(fieldId)}/${encodeURIComponent(documentId)}`;
+}
+
+function fileSummary(name: string | null, size: number | null): string {
+  return name === null ? "" : `${name} (${formatBytes(size ?? 0)})`;
+}
+
+function thumbnail(document: DocumentRow): Html {
+  return document.coverKey
+    ? html`<img class="thumb" src="${downloadUrl(COVER_FIELD, document.id)}" alt="" loading="lazy" />`
+    : html`<span class="thumb" aria-hidden="true"></span>`;
+}
+
+/** `GET /`: the session's documents, newest first. */
+export function documentListPage(rows: readonly DocumentRow[]): Html {
+  const items = rows.map(
+    (document) => html`<li>
+      ${thumbnail(document)}
+      <div>
+        <a href="/documents/${document.id}">${document.title}</a>
+        <div class="meta">${document.attachmentName ? fileSummary(document.attachmentName, document.attachmentSize) : "No attachment"}</div>
+      </div>
+    </li>`,
+  );
+  return layout(
+    "Documents",
+    html`<h1>Documents</h1>
+      <p><a href="/documents/new">New document</a></p>
+      ${rows.length === 0
+        ? html`<p>No documents yet. Create one: its files upload while you type the title.</p>`
+        : html`<ul class="documents">${items}</ul>`}`,
+  );
+}
+
+/** `GET /documents/{id}`: one document with download links through the download route. */
+export function documentPage(document: DocumentRow, notice?: string): Html {
+  return layout(
+    document.title,
+    html`${notice ? html`<p role="status">${notice}</p>` : ""}
+      <h1>${document.title}</h1>
+      ${document.coverKey
+        ? html`<p><img class="cover" src="${downloadUrl(COVER_FIELD, document.id)}" alt="Cover of ${document.title}" /></p>`
+        : ""}
+      <dl>
+        <dt>Attachment</dt>
+        <dd>
+          ${document.attachmentKey
+            ? html`<a href="${downloadUrl(ATTACHMENT_FIELD, document.id)}" data-testid="attachment-download"
+                >${fileSummary(document.attachmentName, document.attachmentSize)}</a
+              >`
+            : "None"}
+        </dd>
+        <dt>Cover</dt>
+        <dd>
+          ${document.coverKey
+            ? html`<a href="${downloadUrl(COVER_FIELD, document.id)}" data-testid="cover-download"
+                >${fileSummary(document.coverName, document.coverSize)}</a
+              >${document.coverWidth && document.coverHeight ? ` · ${document.coverWidth}×${document.coverHeight}` : ""}`
+            : "None"}
+        </dd>
+        <dt>Updated</dt>
+        <dd>${document.updatedAt.toISOString().replace("T", " ").slice(0, 16)} UTC</dd>
+      </dl>
+      <div class="actions">
+        <a href="/documents/${document.id}/edit">Edit</a>
+        <form method="post" action="/documents/${document.id}/delete">
+          <button type="submit" class="danger">Delete</button>
+        </form>
+      </div>`,
+  );
+}
+
+/** The page for an unknown document or route. */
+export function notFoundPage(): Html {
+  return layout("Not found", html`<h1>Not found</h1><p>There is no such page or document. <a href="/">Back to the documents</a></p>`);
+}
+
+/** The page for an unexpected failure; details go to the server log, never to the browser. */
+export function serverErrorPage(): Html {
+  return layout("Something went wrong", html`<h1>Something went wrong</h1><p>Please try again. <a href="/">Back to the documents</a></p>`);
+}
+
+/** The page for a form post refused by the cross-site check. */
+export function forbiddenPage(): Html {
+  return layout("Forbidden", html`<h1>Forbidden</h1><p>This form was sent from another site. <a href="/">Back to the documents</a></p>`);
+}

@@ -1,0 +1,49 @@
+import { html, raw } from "hono/html";
+
+/** What every page function returns; `html` escapes every interpolated value that is not itself `html`. */
+export type Html = ReturnType<typeof html>;
+
+/** Where the demo serves the built `<async-file-input>` component. */
+export const COMPONENT_SCRIPT_PATH = "/assets/async-file-input.js";
+
+const STYLES = `
+  :root { font-family: system-ui, sans-serif; line-height: 1.5; }
+  body { max-width: 46rem; margin: 0 auto; padding: 1.5rem; }
+  header { display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #8884; margin-bottom: 1.5rem; }
+  header a { text-decoration: none; color: inherit; font-weight: 600; }
+  .documents { list-style: none; padding: 0; display: grid; gap: .75rem; }
+  .documents li { display: flex; gap: 1rem; align-items: center; padding: .75rem; border: 1px solid #8884; border-radius: .5rem; }
+  .thumb { width: 4rem; height: 4rem; object-fit: cover; border-radius: .25rem; background: #8882; flex: none; }
+  .meta { color: #595959; font-size: .9rem; }
+  form { display: grid; gap: 1.25rem; }
+  label, .label { font-weight: 600; display: block; margin-bottom: .25rem; }
+  input[type=text] { width: 100%; box-sizing: border-box; padding: .5rem; font: inherit; }
+  .hint { color: #595959; font-size: .85rem; margin: .25rem 0 0; }
+  .error { color: #c62828; font-weight: 600; margin: .25rem 0 0; }
+  .error-summary { border: 2px solid #c62828; padding: .75rem 1rem; border-radius: .5rem; }
+  .actions { display: flex; gap: 1rem; align-items: center; }
+  button { font: inherit; padding: .5rem 1.25rem; cursor: pointer; }
+  .danger { color: #c62828; }
+  dl { display: grid; grid-template-columns: max-content 1fr; gap: .5rem 1rem; }
+  dt { font-weight: 600; }
+  dd { margin: 0; }
+  .cover { max-width: 100%; max-height: 20rem; border-radius: .5rem; }
+`;
+
+/** The page shell. `withComponent` loads the upload component (form pages only). */
+export function layout(title: string, body: Html, options: { withComponent?: boolean } = {}): Html {
+  return html`<!doctype html>
+<html lang="en">
+  <head>
+    <meta charset="utf-8" />
+    <meta name="viewport" content="width=device-width, initial-scale=1" />
+    <title>${title} · async-uploads demo</title>
+    <style>${raw(STYLES)}</style>
+    ${options.withComponent ? html`<script type="module" src="${COMPONENT_SCRIPT_PATH}"></script>` : ""}
+  </head>
+  <body>
+    <header><a href="/">Documents</a><span class="meta">async-uploads demo</span></header>
+    <main>${body}</main>
+  </body>
+</html>`;
+}

@@ -1,0 +1,89 @@
+import { desc, eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import { csrf } from "hono/csrf";
+import { HTTPException } from "hono/http-exception";
+import type { AsyncUploads } from "../create-async-uploads";
+import type { Database } from "../db/database";
+import { isDocumentId } from "./fields";
+import { documentFormPage } from "./pages/document-form";
+import { documentListPage, documentPage, notFoundPage } from "./pages/documents";
+import { deleteDocument, findOwnedDocument, readSubmittedDocument, saveDocument, storedFormState } from "./save-document";
+import { documents } from "./schema";
+import { anonymousSession, type SessionVariables } from "./session";
+
+/** A form post carries a title and two keys; anything this large is not from our form. */
+const MAX_FORM_BYTES = 64 * 1024;
+
+export interface DocumentRoutesDeps {
+  db: Database;
+  uploads: AsyncUploads;
+  /** Key that signs the session cookie. */
+  sessionKey: string;
+}
+
+/** The demo's pages: list, new/edit forms, save, show and delete, all scoped to the visitor's session. */
+export function documentRoutes({ db, uploads, sessionKey }: DocumentRoutesDeps): Hono<{ Variables: SessionVariables }> {
+  const app = new Hono<{ Variables: SessionVariables }>();
+  // Scoped to the pages' own paths: mounted at "/", a "*" here would also match the uploads routes.
+  for (const path of ["/", "/documents/*"]) {
+    app.use(path, anonymousSession(sessionKey));
+    // Form posts must come from our own pages (Origin / Sec-Fetch-Site), on top of the SameSite cookie.
+    app.use(path, csrf());
+    app.use(
+      path,
+      bodyLimit({
+        maxSize: MAX_FORM_BYTES,
+        onError: () => {
+          throw new HTTPException(413, { message: "The form is too large." });
+        },
+      }),
+    );
+  }
+  const saveContext = (session: string) => ({ uploads, db, principal: session });
+
+  app.get("/", async (c) => {
+    const rows = await db.select().from(documents).where(eq(documents.owner, c.get("session"))).orderBy(desc(documents.createdAt));
+    return c.html(documentListPage(rows));
+  });
+
+  app.get("/documents/new", (c) =>
+    c.html(documentFormPage({ title: "", attachment: { value: "" }, cover: { value: "" }, errors: {} })),
+  );
+
+  app.post("/documents", async (c) => {
+    const submitted = readSubmittedDocument(await c.req.parseBody({ all: true }));
+    const outcome = await saveDocument(saveContext(c.get("session")), submitted);
+    if (outcome.ok) return c.redirect(`/documents/${outcome.id}`, 303);
+    return "form" in outcome ? c.html(documentFormPage(outcome.form), 422) : c.html(notFoundPage(), 404);
+  });
+
+  app.get("/documents/:id", async (c) => {
+    const id = c.req.param("id");
+    const document = isDocumentId(id) ? await findOwnedDocument(db, id, c.get("session")) : undefined;
+    return document ? c.html(documentPage(document)) : c.html(notFoundPage(), 404);
+  });
+
+  app.get("/documents/:id/edit", async (c) => {
+    const id = c.req.param("id");
+    const document = isDocumentId(id) ? await findOwnedDocument(db, id, c.get("session")) : undefined;
+    return document ? c.html(documentFormPage(storedFormState(document))) : c.html(notFoundPage(), 404);
+  });
+
+  app.post("/documents/:id", async (c) => {
+    const id = c.req.param("id");
+    if (!isDocumentId(id)) return c.html(notFoundPage(), 404);
+    const submitted = readSubmittedDocument(await c.req.parseBody({ all: true }));
+    const outcome = await saveDocument(saveContext(c.get("session")), submitted, id);
+    if (outcome.ok) return c.redirect(`/documents/${outcome.id}`, 303);
+    return "form" in outcome ? c.html(documentFormPage(outcome.form), 422) : c.html(notFoundPage(), 404);
+  });
+
+  app.post("/documents/:id/delete", async (c) => {
+    const id = c.req.param("id");
+    const deleted = isDocumentId(id) && (await deleteDocument(saveContext(c.get("session")), id));
+    return deleted ? c.redirect("/", 303) : c.html(notFoundPage(), 404);
+  });
+
+  return app;
+}

@@ -1,0 +1,3 @@
+import { describeDemoInBrowser } from "./suite";
+
+describeDemoInBrowser("s3");
