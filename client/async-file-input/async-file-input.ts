@@ -1,0 +1,424 @@
+import { LitElement, html, nothing, svg, type PropertyValues } from "lit";
+import { property, state } from "lit/decorators.js";
+import { repeat } from "lit/directives/repeat.js";
+import { styles } from "./async-file-input.styles";
+import {
+  AsyncUploadCompleteEvent,
+  AsyncUploadErrorEvent,
+  AsyncUploadProgressEvent,
+  AsyncUploadStartEvent,
+} from "./events";
+import { DropController } from "./drop-controller";
+import { parseAccept, sortSelection } from "./file-checks";
+import { isBusy, keyOf, nameOf, percentOf, renderFileRow, type Entry, type RowAction, type StoredEntry, type UploadEntry } from "./file-row";
+import { onStringsChange, strings } from "./strings";
+import { UploadEngine, type Upload, type UploadStatus } from "./upload-engine";
+
+const uploadIcon = svg`<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M12 15V4m-5 5 5-5 5 5M4 15v4h16v-4"/></svg>`;
+
+/** At most this many refusal messages are listed; the rest are counted. */
+const MAX_MESSAGES = 5;
+
+/**
+ * A file field that uploads straight to storage while the form is being filled in; the form submits
+ * only the key the server issued. Works in a plain `<form>`: it is form-associated, resets, disables
+ * and validates like a native input, and blocks submission while an upload runs or has failed.
+ *
+ * @tag async-file-input
+ *
+ * @attr name - Form field name; one entry per file (`""` when there is none).
+ * @attr field-id - The server-side field id (`documents.attachment`).
+ * @attr endpoint - Where the routes are mounted. Default `/async-uploads`.
+ * @attr accept - As on `<input type=file>`: `image/*, application/pdf, .docx`. Checked at once.
+ * @attr max-size - Largest file in bytes; checked at once. 0 = no check in the browser.
+ * @attr multiple - Holds several files (`max-files`, default 10).
+ * @attr required - A file must be present.
+ * @attr disabled - Also when inside a disabled `<fieldset>`.
+ * @attr instance-id - The record being edited, sent with each upload request.
+ * @attr value - The stored key of an existing file (edit forms); form reset returns to it.
+ * @attr filename - The existing file's name (default: the last segment of `value`).
+ * @attr size - The existing file's size in bytes.
+ * @attr download-url - Where the existing file can be downloaded.
+ *
+ * @slot hint - Replaces the line that states the accepted types and sizes.
+ *
+ * @event async-upload-start - `AsyncUploadStartEvent`: an upload begins (or is retried).
+ * @event async-upload-progress - `AsyncUploadProgressEvent`: bytes were sent.
+ * @event async-upload-complete - `AsyncUploadCompleteEvent`: the key is in the form value.
+ * @event async-upload-error - `AsyncUploadErrorEvent`: a file was refused or its upload failed.
+ * @event input - The form value changed.
+ * @event change - The form value changed (after `input`), as on a native input.
+ *
+ * @csspart base - The wrapper.
+ * @csspart drop-zone - The area that takes clicks and shows the drop target.
+ * @csspart choose-button - The button in it that opens the file chooser.
+ * @csspart file-list - The list of files.
+ * @csspart file - One file.
+ * @csspart thumbnail - Image preview, or the file icon.
+ * @csspart filename - The name (a download link for an existing file).
+ * @csspart details - Size and state.
+ * @csspart error - Why an upload failed.
+ * @csspart progress - The progress track (`role="progressbar"`).
+ * @csspart progress-bar - Its fill.
+ * @csspart button - Every row action; each also has `cancel-button`, `retry-button`, `remove-button` or `replace-button`.
+ * @csspart message - Why chosen files were not added.
+ *
+ * @cssproperty --async-file-input-accent - Progress, focus ring, links, the choose button.
+ * @cssproperty --async-file-input-color - Text.
+ * @cssproperty --async-file-input-muted-color - Secondary text.
+ * @cssproperty --async-file-input-background - Drop zone and file rows.
+ * @cssproperty --async-file-input-hover-background - Hover and drag-over.
+ * @cssproperty --async-file-input-border-color - Borders.
+ * @cssproperty --async-file-input-track-color - Progress track and icon tiles.
+ * @cssproperty --async-file-input-danger-color - Errors.
+ * @cssproperty --async-file-input-success-color - "Uploaded".
+ * @cssproperty --async-file-input-radius - Corner radius.
+ */
+export class AsyncFileInput extends LitElement {
+  static formAssociated = true;
+  static override styles = styles;
+  static override shadowRootOptions: ShadowRootInit = { ...LitElement.shadowRootOptions, delegatesFocus: true };
+
+  @property({ reflect: true }) name = "";
+  @property({ attribute: "field-id" }) fieldId = "";
+  @property() endpoint = "/async-uploads";
+  @property() accept = "";
+  @property({ attribute: "max-size", type: Number }) maxSize = 0;
+  @property({ type: Boolean, reflect: true }) multiple = false;
+  @property({ attribute: "max-files", type: Number }) maxFiles = 10;
+  @property({ type: Boolean, reflect: true }) required = false;
+  @property({ type: Boolean, reflect: true }) disabled = false;
+  @property({ attribute: "instance-id" }) instanceId = "";
+  /** The `value` attribute: the existing file's key, restored on form reset. */
+  @property({ attribute: "value" }) defaultValue = "";
+  @property() filename = "";
+  @property({ type: Number }) size?: number;
+  @property({ attribute: "download-url" }) downloadUrl = "";
+
+  @state() private entries: Entry[] = [];
+  @state() private messages: string[] = [];
+  @state() private announcement = "";
+  @state() private formDisabled = false;
+
+  readonly #internals = this.attachInternals();
+  readonly #drop = new DropController(this, {
+    disabled: () => this.disabled || this.formDisabled,
+    take: (files, folders) => this.#addFiles(files, folders),
+  });
+  readonly #engine = new UploadEngine({ onChange: (upload, previous) => this.#onUploadChange(upload, previous) });
+  /** Single-file fields: the file a running replacement will replace, kept until that one lands. */
+  #replaced: Entry | undefined;
+  /** Set once the person changed something; until then the existing-file attributes rule. */
+  #dirty = false;
+  #focusAfterUpdate = false;
+  /** The form value last handed to the form, keys joined by newlines. */
+  #syncedValue = "";
+  #stopStrings?: () => void;
+  #form: HTMLFormElement | null = null;
+
+  /** The first key in the form value, or `""`; setting it shows that key as an existing file. */
+  get value(): string {
+    return this.values[0] ?? "";
+  }
+  set value(key: string) {
+    this.#dirty = true;
+    this.#clear();
+    this.entries = key ? [this.#stored(key, "")] : [];
+    this.#syncForm();
+  }
+  /** Every key in the form value. */
+  get values(): string[] {
+    const keys = this.entries.map(keyOf).filter((key): key is string => !!key);
+    const kept = this.#replaced && keyOf(this.#replaced);
+    return keys.length === 0 && kept ? [kept] : keys;
+  }
+  /** True while any upload runs or waits. */
+  get uploading(): boolean {
+    return this.entries.some(isBusy);
+  }
+  // The native-input API, from ElementInternals.
+  get form(): HTMLFormElement | null {
+    return this.#internals.form;
+  }
+  get labels(): NodeList {
+    return this.#internals.labels;
+  }
+  get validity(): ValidityState {
+    return this.#internals.validity;
+  }
+  get validationMessage(): string {
+    return this.#internals.validationMessage;
+  }
+  get willValidate(): boolean {
+    return this.#internals.willValidate;
+  }
+  checkValidity(): boolean {
+    return this.#internals.checkValidity();
+  }
+  reportValidity(): boolean {
+    return this.#internals.reportValidity();
+  }
+
+  override connectedCallback(): void {
+    super.connectedCallback();
+    this.#stopStrings = onStringsChange(() => this.requestUpdate());
+  }
+
+  override disconnectedCallback(): void {
+    super.disconnectedCallback();
+    this.#stopStrings?.();
+  }
+
+  formAssociatedCallback(form: HTMLFormElement | null): void {
+    this.#form?.removeEventListener("submit", this.#guardSubmit, true);
+    this.#form = form;
+    form?.addEventListener("submit", this.#guardSubmit, true);
+  }
+
+  formResetCallback(): void {
+    this.#dirty = false;
+    this.#clear();
+    this.messages = [];
+    this.entries = this.#defaultEntries();
+    this.#syncForm();
+  }
+
+  formDisabledCallback(disabled: boolean): void {
+    this.formDisabled = disabled;
+  }
+
+  formStateRestoreCallback(saved: unknown, reason: "restore" | "autocomplete"): void {
+    if (reason !== "restore" || typeof saved !== "string") return;
+    try {
+      const files = JSON.parse(saved) as Array<{ key: string; name: string; size?: number }>;
+      this.#dirty = true;
+      this.entries = files.map((file) => ({ ...this.#stored(file.key, file.name), size: file.size }));
+      this.#syncForm();
+    } catch {
+      // A state written by an older version of this element: keep the defaults.
+    }
+  }
+
+  protected override willUpdate(changed: PropertyValues<this>): void {
+    const existing = ["defaultValue", "filename", "size", "downloadUrl"] as const;
+    if (!this.#dirty && (!this.hasUpdated || existing.some((name) => changed.has(name)))) this.entries = this.#defaultEntries();
+  }
+
+  protected override updated(): void {
+    this.#syncForm();
+    if (this.#focusAfterUpdate) {
+      this.#focusAfterUpdate = false;
+      this.renderRoot.querySelector<HTMLElement>(".choose, .action")?.focus();
+    }
+  }
+
+  protected override render() {
+    const disabled = this.disabled || this.formDisabled;
+    const label = [...(this.#internals.labels ?? [])].map((node) => node.textContent?.trim()).filter(Boolean).join(" ");
+    const call = this.#drop.dragging ? strings.dropHere : strings.chooseOrDrop(this.multiple);
+    const limits = { accept: parseAccept(this.accept), maxSize: this.maxSize, multiple: this.multiple, maxFiles: this.maxFiles };
+    return html`<div part="base" class="base">
+      <input type="file" hidden tabindex="-1" accept=${this.accept || nothing} ?multiple=${this.multiple}
+        @change=${this.#onInputChange} />
+      ${this.multiple || this.entries.length === 0
+        ? html`<div part="drop-zone" class="drop-zone ${this.#drop.dragging ? "dragging" : ""} ${disabled ? "disabled" : ""}"
+            @click=${this.#choose}>
+            ${uploadIcon}
+            <button type="button" part="choose-button" class="choose" ?disabled=${disabled}
+              aria-label=${label ? `${label}: ${call}` : nothing} aria-describedby="hint">${call}</button>
+            <span class="hint" id="hint"><slot name="hint">${strings.constraints(limits)}</slot></span>
+          </div>`
+        : nothing}
+      ${this.entries.length
+        ? html`<ul part="file-list" class="files" role="list">
+            ${repeat(this.entries, (entry) => entry.id, (entry) =>
+              renderFileRow(entry, { disabled, replaceable: !this.multiple, onAction: this.#onAction }),
+            )}
+          </ul>`
+        : nothing}
+      ${this.messages.length
+        ? html`<div part="message" class="message">${this.messages.map((message) => html`<p>${message}</p>`)}</div>`
+        : nothing}
+      <div class="visually-hidden" role="status">${this.announcement}</div>
+    </div>`;
+  }
+
+  #choose = () => {
+    if (this.disabled || this.formDisabled) return;
+    this.renderRoot.querySelector<HTMLInputElement>("input[type=file]")?.click();
+  };
+
+  #onInputChange = (event: Event) => {
+    const input = event.target as HTMLInputElement;
+    const files = [...(input.files ?? [])];
+    input.value = "";
+    this.#addFiles(files, []);
+  };
+
+  /** Checks what was chosen, refuses what cannot be sent (with a message), starts the rest. */
+  #addFiles(files: File[], folders: string[]): void {
+    if (files.length + folders.length === 0) return;
+    this.#dirty = true;
+    const { accepted, refusals } = sortSelection(files, folders, {
+      accept: parseAccept(this.accept),
+      maxSize: this.maxSize,
+      multiple: this.multiple,
+      room: this.multiple ? Math.max(0, this.maxFiles - this.entries.length) : 1,
+      maxFiles: this.maxFiles,
+    });
+    for (const refusal of refusals) {
+      this.dispatchEvent(new AsyncUploadErrorEvent({ file: refusal.file, code: refusal.code, message: refusal.message }));
+    }
+    const shown = refusals.slice(0, MAX_MESSAGES).map((refusal) => refusal.message);
+    if (refusals.length > MAX_MESSAGES) shown.push(strings.moreRefusals(refusals.length - MAX_MESSAGES));
+    this.messages = shown;
+    if (shown.length) this.#announce(shown.join(" "));
+    for (const file of accepted) this.#start(file);
+  }
+
+  #start(file: File): void {
+    const upload = this.#engine.add(file, {
+      endpoint: this.endpoint,
+      fieldId: this.fieldId,
+      ...(this.instanceId ? { instanceId: this.instanceId } : {}),
+    });
+    const previewUrl = file.type.startsWith("image/") ? URL.createObjectURL(file) : undefined;
+    const entry: UploadEntry = { kind: "upload", id: upload.id, upload, previewUrl, lastPercent: -1 };
+    if (this.multiple) {
+      this.entries = [...this.entries, entry];
+      return;
+    }
+    const previous = this.entries[0];
+    if (previous && keyOf(previous)) this.#replaced = previous;
+    else if (previous) this.#forget(previous);
+    this.#focusAfterUpdate = this.matches(":focus-within");
+    this.entries = [entry];
+  }
+
+  #onAction = (action: RowAction, entry: Entry) => {
+    if (action === "replace") {
+      this.#choose();
+      return;
+    }
+    if (action === "retry") {
+      if (entry.kind === "upload") this.#engine.retry(entry.upload.id);
+      return;
+    }
+    this.#focusAfterUpdate = this.matches(":focus-within");
+    this.#forget(entry);
+    let remaining = this.entries.filter((other) => other !== entry);
+    // Canceling a replacement brings the replaced file back; removing a finished one clears the field.
+    if (!this.multiple && this.#replaced && !keyOf(entry)) remaining = [this.#replaced];
+    this.#replaced = undefined;
+    this.entries = remaining;
+    this.#announce((action === "cancel" ? strings.announceCanceled : strings.announceRemoved)(nameOf(entry)));
+    this.#userChangedValue();
+  };
+
+  /** Stops an entry's upload and frees its preview. */
+  #forget(entry: Entry): void {
+    if (entry.kind !== "upload") return;
+    this.#engine.cancel(entry.upload.id);
+    if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
+  }
+
+  #clear(): void {
+    for (const entry of this.entries) this.#forget(entry);
+    this.#replaced = undefined;
+  }
+
+  #onUploadChange(upload: Upload, previous: UploadStatus): void {
+    const entry = this.entries.find((candidate): candidate is UploadEntry => candidate.id === upload.id);
+    if (!entry || upload.status === "canceled") return;
+    this.requestUpdate();
+    const { id, file } = upload;
+    if (upload.status === "requesting") {
+      entry.lastPercent = -1;
+      if (previous === "queued") {
+        this.dispatchEvent(new AsyncUploadStartEvent({ id, file }));
+        this.#announce(strings.announceStarted(file.name));
+      }
+    }
+    const percent = percentOf(upload);
+    if ((upload.status === "uploading" || upload.status === "done") && percent > entry.lastPercent) {
+      entry.lastPercent = percent;
+      this.dispatchEvent(new AsyncUploadProgressEvent({ id, file, loaded: upload.loaded, total: file.size, percent }));
+    }
+    if (upload.status === "done" && previous !== "done") {
+      this.#replaced = undefined;
+      this.dispatchEvent(new AsyncUploadCompleteEvent({ id, file, key: upload.key ?? "" }));
+      this.#announce(strings.announceUploaded(file.name));
+      this.#userChangedValue();
+    } else if (upload.status === "failed" && previous !== "failed" && upload.failure) {
+      const message = strings.uploadError(upload.failure);
+      const { code, status } = upload.failure;
+      this.dispatchEvent(new AsyncUploadErrorEvent({ id, file, code, message, ...(status ? { status } : {}) }));
+      this.#announce(strings.announceFailed(file.name, message));
+      this.#syncForm();
+    }
+  }
+
+  /** Updates the form value at once (listeners read it) and fires `input` and `change` if it changed. */
+  #userChangedValue(): void {
+    if (!this.#syncForm()) return;
+    this.dispatchEvent(new Event("input", { bubbles: true, composed: true }));
+    this.dispatchEvent(new Event("change", { bubbles: true }));
+  }
+
+  /** Hands the form value and validity to the form; true when the value differs from last time. */
+  #syncForm(): boolean {
+    const keys = this.values;
+    const changed = keys.join("\n") !== this.#syncedValue;
+    this.#syncedValue = keys.join("\n");
+    const data = new FormData();
+    for (const key of keys.length ? keys : [""]) data.append(this.name, key);
+    const saved = this.entries.flatMap((entry) => {
+      const key = keyOf(entry);
+      return key ? [{ key, name: nameOf(entry), size: entry.kind === "stored" ? entry.size : entry.upload.file.size }] : [];
+    });
+    this.#internals.setFormValue(this.name ? data : null, JSON.stringify(saved));
+
+    const anchor = this.renderRoot?.querySelector<HTMLElement>(".choose, .action") ?? undefined;
+    if (this.entries.some((entry) => entry.kind === "upload" && entry.upload.status === "failed")) {
+      this.#internals.setValidity({ customError: true }, strings.uploadFailed, anchor);
+    } else if (this.uploading) {
+      this.#internals.setValidity({ customError: true }, strings.uploadInProgress, anchor);
+    } else if (this.required && keys.length === 0) {
+      this.#internals.setValidity({ valueMissing: true }, strings.valueMissing(this.multiple), anchor);
+    } else {
+      this.#internals.setValidity({});
+    }
+    return changed;
+  }
+
+  /** Forms with `novalidate` skip validity checks; they still must not submit a half-done upload. */
+  #guardSubmit = (event: SubmitEvent) => {
+    if (this.disabled || this.formDisabled || this.validity.valid || this.validity.valueMissing) return;
+    event.preventDefault();
+    event.stopImmediatePropagation();
+    this.reportValidity();
+  };
+
+  #announce(text: string): void {
+    // The same words twice in a row are not read again unless the text changes.
+    this.announcement = text === this.announcement ? `${text}\u00a0` : text;
+  }
+
+  #stored(key: string, name: string): StoredEntry {
+    return { kind: "stored", id: `stored:${key}`, key, name: name || key.slice(key.lastIndexOf("/") + 1) };
+  }
+
+  #defaultEntries(): Entry[] {
+    if (!this.defaultValue) return [];
+    const entry = this.#stored(this.defaultValue, this.filename);
+    return [{ ...entry, size: this.size, ...(this.downloadUrl ? { downloadUrl: this.downloadUrl } : {}) }];
+  }
+}
+
+if (!customElements.get("async-file-input")) customElements.define("async-file-input", AsyncFileInput);
+
+declare global {
+  interface HTMLElementTagNameMap {
+    "async-file-input": AsyncFileInput;
+  }
+}

@@ -1,0 +1,111 @@
+import { html, nothing, svg, type TemplateResult } from "lit";
+import { styleMap } from "lit/directives/style-map.js";
+import { strings } from "./strings";
+import type { Upload } from "./upload-engine";
+
+/** A file that was stored before this page loaded (edit forms), or restored by the browser. */
+export interface StoredEntry {
+  kind: "stored";
+  id: string;
+  key: string;
+  name: string;
+  size?: number;
+  downloadUrl?: string;
+}
+
+/** A file chosen on this page. */
+export interface UploadEntry {
+  kind: "upload";
+  id: string;
+  upload: Upload;
+  /** Object URL of an image, revoked as soon as the thumbnail has loaded. */
+  previewUrl?: string;
+  /** Last percent sent in a progress event, so events only rise. */
+  lastPercent: number;
+}
+
+export type Entry = StoredEntry | UploadEntry;
+
+export type RowAction = "cancel" | "retry" | "remove" | "replace";
+
+export interface RowOptions {
+  disabled: boolean;
+  /** Single-file fields offer Replace; multiple ones add files through the drop zone. */
+  replaceable: boolean;
+  onAction(action: RowAction, entry: Entry): void;
+}
+
+const fileIcon = svg`<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true"><path d="M14 3H6v18h12V7z"/><path d="M14 3v4h4"/></svg>`;
+
+/** Whether the entry's upload still runs (or waits its turn). */
+export function isBusy(entry: Entry): boolean {
+  const status = entry.kind === "upload" ? entry.upload.status : "stored";
+  return status === "queued" || status === "requesting" || status === "uploading" || status === "retrying";
+}
+
+/** The key the entry puts in the form, if any. */
+export function keyOf(entry: Entry): string | undefined {
+  return entry.kind === "stored" ? entry.key : entry.upload.status === "done" ? entry.upload.key : undefined;
+}
+
+export function nameOf(entry: Entry): string {
+  return entry.kind === "stored" ? entry.name : entry.upload.file.name;
+}
+
+export function percentOf(upload: Upload): number {
+  return upload.file.size ? Math.floor((upload.loaded / upload.file.size) * 100) : 100;
+}
+
+function revoke(event: Event): void {
+  URL.revokeObjectURL((event.target as HTMLImageElement).src);
+}
+
+/** One file: thumbnail, name (a download link when stored), size and state, progress, actions. */
+export function renderFileRow(entry: Entry, options: RowOptions): TemplateResult {
+  const upload = entry.kind === "upload" ? entry.upload : undefined;
+  const status = upload?.status ?? "stored";
+  const name = nameOf(entry);
+  const size = upload ? upload.file.size : entry.kind === "stored" ? entry.size : undefined;
+  const busy = isBusy(entry);
+  const percent = upload ? percentOf(upload) : 100;
+  const state =
+    status === "uploading" ? `${percent}%`
+    : status === "retrying" ? strings.retrying
+    : busy ? strings.waiting
+    : status === "done" ? strings.uploaded
+    : status === "failed" ? strings.failed
+    : strings.stored;
+  const details = [size === undefined ? "" : strings.formatSize(size), state].filter(Boolean).join(" · ");
+  const button = (action: RowAction, text: string, label: string) =>
+    html`<button type="button" part="button ${action}-button" class="action" aria-label=${label}
+      ?disabled=${options.disabled} @click=${() => options.onAction(action, entry)}>${text}</button>`;
+
+  return html`<li part="file" class="file ${status}">
+    ${entry.kind === "upload" && entry.previewUrl
+      ? html`<img part="thumbnail" class="thumb" src=${entry.previewUrl} alt="" @load=${revoke} @error=${revoke} />`
+      : html`<span part="thumbnail" class="thumb">${fileIcon}</span>`}
+    <div class="info">
+      <span part="filename" class="name"
+        >${entry.kind === "stored" && entry.downloadUrl ? html`<a href=${entry.downloadUrl}>${name}</a>` : name}</span
+      >
+      <span part="details" class="details">${details}</span>
+      ${status === "failed" && upload?.failure
+        ? html`<span part="error" class="error">${strings.uploadError(upload.failure)}</span>`
+        : nothing}
+      ${busy
+        ? html`<div part="progress" class="progress" role="progressbar" aria-label=${strings.progressLabel(name)}
+            aria-valuemin="0" aria-valuemax="100" aria-valuenow=${percent}>
+            <div part="progress-bar" class="bar" style=${styleMap({ width: `${percent}%` })}></div>
+          </div>`
+        : nothing}
+    </div>
+    <div class="actions">
+      ${status === "failed"
+        ? button("retry", strings.retry, strings.retryLabel(name))
+        : options.replaceable && !busy
+          ? button("replace", strings.replace, strings.replaceLabel(name))
+          : nothing}
+      ${busy ? button("cancel", strings.cancel, strings.cancelLabel(name)) : button("remove", strings.remove, strings.removeLabel(name))}
+    </div>
+  </li>`;
+}

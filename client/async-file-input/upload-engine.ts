@@ -1,0 +1,184 @@
+import { browserTransport, type Transport } from "./transport";
+import { UploadFailure } from "./upload-failure";
+
+/**
+ * `queued` → `requesting` (asking our server for a target) → `uploading` (bytes to storage) → `done`;
+ * `retrying` is the pause before an automatic retry; `failed` waits for `retry()` (back to `queued`);
+ * `canceled` is final.
+ */
+export type UploadStatus = "queued" | "requesting" | "uploading" | "retrying" | "done" | "failed" | "canceled";
+
+/** Where an upload is asked for: the mounted routes and the form field. */
+export interface UploadSettings {
+  endpoint: string;
+  fieldId: string;
+  instanceId?: string;
+}
+
+/** One file's upload. The engine changes it; everyone else only reads it. */
+export interface Upload {
+  readonly id: string;
+  readonly file: File;
+  readonly settings: UploadSettings;
+  readonly status: UploadStatus;
+  /** Bytes sent by the current attempt. */
+  readonly loaded: number;
+  /** The key for the form, once `done`. */
+  readonly key?: string;
+  /** Why it is `failed`. */
+  readonly failure?: UploadFailure;
+}
+
+export interface UploadEngineOptions {
+  /** Called after every change of an upload (status or progress), with the status it had before. */
+  onChange(upload: Upload, previous: UploadStatus): void;
+  /** @default the browser's fetch and XMLHttpRequest */
+  transport?: Transport;
+  /** Uploads sent at the same time. @default 3 */
+  concurrency?: number;
+  /** Automatic retries after a network failure, each with a fresh upload URL. @default 3 */
+  networkRetries?: number;
+  /** Pause before automatic retry number `retry` (0-based), in ms. @default 500 ms, doubling, ±20 % */
+  retryDelay?(retry: number): number;
+}
+
+type Job = { -readonly [K in keyof Upload]: Upload[K] } & { generation: number; controller?: AbortController };
+
+let lastId = 0;
+
+/**
+ * Runs uploads with a small parallel bound. Each run owns an `AbortController`; cancel and retry bump a
+ * generation number, so a result that arrives for an older run is ignored rather than applied.
+ */
+export class UploadEngine {
+  readonly #jobs = new Map<string, Job>();
+  readonly #queue: Job[] = [];
+  readonly #options: Required<UploadEngineOptions>;
+  #active = 0;
+
+  constructor(options: UploadEngineOptions) {
+    this.#options = {
+      transport: browserTransport,
+      concurrency: 3,
+      networkRetries: 3,
+      retryDelay: (retry) => 500 * 2 ** retry * (0.8 + Math.random() * 0.4),
+      ...options,
+    };
+  }
+
+  /**
+   * Queues a file; it starts as soon as fewer than `concurrency` uploads are running, but never before
+   * the caller has had the returned upload in hand (its first change is reported in a microtask).
+   */
+  add(file: File, settings: UploadSettings): Upload {
+    const job: Job = { id: `upload-${++lastId}`, file, settings, status: "queued", loaded: 0, generation: 0 };
+    this.#jobs.set(job.id, job);
+    this.#queue.push(job);
+    queueMicrotask(() => this.#pump());
+    return job;
+  }
+
+  /** Stops an upload for good (aborting its request) and forgets it. */
+  cancel(id: string): void {
+    const job = this.#jobs.get(id);
+    if (!job) return;
+    this.#jobs.delete(id);
+    if (job.status === "done" || job.status === "canceled") return;
+    job.generation++;
+    job.controller?.abort();
+    const queued = this.#queue.indexOf(job);
+    if (queued >= 0) this.#queue.splice(queued, 1);
+    this.#update(job, { status: "canceled" });
+  }
+
+  /** Starts a failed upload again, with a fresh upload URL. */
+  retry(id: string): void {
+    const job = this.#jobs.get(id);
+    if (job?.status !== "failed") return;
+    job.generation++;
+    this.#update(job, { status: "queued", loaded: 0, failure: undefined });
+    this.#queue.push(job);
+    queueMicrotask(() => this.#pump());
+  }
+
+  cancelAll(): void {
+    for (const id of [...this.#jobs.keys()]) this.cancel(id);
+  }
+
+  #pump(): void {
+    while (this.#active < this.#options.concurrency) {
+      const job = this.#queue.shift();
+      if (!job) return;
+      void this.#run(job);
+    }
+  }
+
+  /** One upload from `queued` to `done` or `failed`. Never rejects. */
+  async #run(job: Job): Promise<void> {
+    const { transport, networkRetries, retryDelay } = this.#options;
+    const generation = job.generation;
+    const isCurrent = () => job.generation === generation;
+    const controller = (job.controller = new AbortController());
+    const { file, settings } = job;
+    const contentType = file.type || "application/octet-stream";
+    let renewed = false;
+    let retries = 0;
+    this.#active++;
+    try {
+      for (;;) {
+        try {
+          this.#update(job, { status: "requesting", loaded: 0 });
+          const request = { fieldId: settings.fieldId, filename: file.name, contentType, size: file.size };
+          const instance = settings.instanceId ? { instanceId: settings.instanceId } : {};
+          const target = await transport.requestTarget(settings.endpoint, { ...request, ...instance }, controller.signal);
+          if (!isCurrent()) return;
+          this.#update(job, { status: "uploading" });
+          await transport.send(target.upload, file, contentType, controller.signal, (loaded) => {
+            if (isCurrent()) this.#update(job, { loaded: Math.min(loaded, file.size) });
+          });
+          if (!isCurrent()) return;
+          this.#update(job, { status: "done", loaded: file.size, key: target.key });
+          return;
+        } catch (error) {
+          if (!isCurrent()) return;
+          const failure = error instanceof UploadFailure ? error : new UploadFailure({ code: "bad_response", cause: error });
+          // An expired (or otherwise refused) signed URL: a fresh one, once.
+          if (failure.code === "storage_rejected" && failure.status === 403 && !renewed) {
+            renewed = true;
+            continue;
+          }
+          if (failure.transient && retries < networkRetries) {
+            this.#update(job, { status: "retrying", loaded: 0 });
+            await sleep(retryDelay(retries++), controller.signal);
+            if (!isCurrent()) return;
+            continue;
+          }
+          this.#update(job, { status: "failed", failure });
+          return;
+        }
+      }
+    } finally {
+      this.#active--;
+      this.#pump();
+    }
+  }
+
+  #update(job: Job, changes: Partial<Upload>): void {
+    const previous = job.status;
+    Object.assign(job, changes);
+    this.#options.onChange(job, previous);
+  }
+}
+
+/** Resolves after `ms`, or at once when `signal` aborts. */
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener("abort", done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener("abort", done, { once: true });
+  });
+}

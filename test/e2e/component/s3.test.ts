@@ -1,0 +1,3 @@
+import { describeComponent } from "./suite";
+
+describeComponent("s3");
