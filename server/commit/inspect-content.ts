@@ -8,7 +8,7 @@ export const SNIFF_BYTES = 64 * 1024;
 export interface InspectedContent {
   /** The type the bytes show, never the browser's word (`text/plain` family for unrecognised text). */
   mime: string;
-  /** Extension with its dot, from the bytes where they tell, else from the file name for text. */
+  /** Extension with its dot, from the bytes where they tell, else from the file name for text formats; "" when unknown. */
   extension: string;
   width?: number;
   height?: number;
@@ -16,6 +16,12 @@ export interface InspectedContent {
 
 // Text formats have no signature; for these the declared type is kept when the bytes are text.
 const TEXT_TYPES = /^(text\/(plain|csv|markdown|tab-separated-values|calendar|vcard)|application\/(json|csv))$/;
+// Likewise the name's extension is believed for text only when it names a text format: text called
+// "report.docx" or "page.html" is neither, and must not pass an `accept` of ".docx" or ".html".
+const TEXT_EXTENSIONS = new Set([
+  ".txt", ".text", ".csv", ".tsv", ".md", ".markdown", ".log", ".json", ".ndjson", ".yaml", ".yml", ".toml", ".ini",
+  ".ics", ".vcf", ".srt", ".vtt",
+]);
 
 /**
  * Works out what a file really is from its first bytes: a binary signature (file-type), or plain text
@@ -31,7 +37,8 @@ export async function inspectContent(head: Uint8Array, declared: { contentType: 
   }
   if (isText(head)) {
     const declaredType = declared.contentType.toLowerCase();
-    return { mime: TEXT_TYPES.test(declaredType) ? declaredType : "text/plain", extension: extensionOf(declared.filename) };
+    const extension = extensionOf(declared.filename);
+    return { mime: TEXT_TYPES.test(declaredType) ? declaredType : "text/plain", extension: TEXT_EXTENSIONS.has(extension) ? extension : "" };
   }
   return { mime: "application/octet-stream", extension: "" };
 }

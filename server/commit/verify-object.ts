@@ -1,5 +1,6 @@
-import { matchesAccept } from "../../shared/accept";
+import { extensionOf, matchesAccept, type AcceptList } from "../../shared/accept";
 import type { AsyncTempFile } from "../db/schema";
+import { basenameOfKey } from "../keys";
 import type { Field } from "../registry";
 import { inspectContent, SNIFF_BYTES, type InspectedContent } from "./inspect-content";
 
@@ -10,10 +11,11 @@ export type Verification =
 /**
  * Checks the object the browser uploaded against what the server agreed to: it exists, its real size
  * is the declared size and within the field's limit, and its bytes (not the browser's claim) are of an
- * accepted type. The messages are for the person filling in the form.
+ * accepted type. The messages are for the person filling in the form. `key` is where the bytes are
+ * read (the row's temp key, or the copy commit made of it); the name checked is always the row's.
  */
-export async function verifyStoredObject(field: Field, row: AsyncTempFile): Promise<Verification> {
-  const info = await field.storage.stat(row.key);
+export async function verifyStoredObject(field: Field, row: AsyncTempFile, key = row.key): Promise<Verification> {
+  const info = await field.storage.stat(key);
   if (!info) {
     return { ok: false, reason: "object missing", message: "The file did not finish uploading. Please choose it again." };
   }
@@ -27,7 +29,7 @@ export async function verifyStoredObject(field: Field, row: AsyncTempFile): Prom
   if (info.size > field.maxSize) {
     return { ok: false, reason: `stored ${info.size} bytes, max ${field.maxSize}`, message: "The file is too large for this field." };
   }
-  const head = await field.storage.readFirstBytes(row.key, SNIFF_BYTES);
+  const head = await field.storage.readFirstBytes(key, SNIFF_BYTES);
   if (!head) {
     return { ok: false, reason: "object missing", message: "The file did not finish uploading. Please choose it again." };
   }
@@ -39,5 +41,41 @@ export async function verifyStoredObject(field: Field, row: AsyncTempFile): Prom
       message: `This kind of file (${content.mime}) is not accepted here.`,
     };
   }
+  const name = basenameOfKey(row.key);
+  if (restrictsTypes(field.accept) && !nameMatchesContent(name, content)) {
+    return {
+      ok: false,
+      reason: `named ${extensionOf(name)}, content is ${content.mime}`,
+      message: `The file's name ends in ${extensionOf(name)} but it is ${content.mime}. Rename it or choose another file.`,
+    };
+  }
   return { ok: true, size: info.size, content };
+}
+
+// Extensions people give files of a sniffed type besides the one file-type reports.
+const EXTENSION_ALIASES: Record<string, readonly string[]> = {
+  ".jpg": [".jpeg", ".jpe", ".jfif", ".pjpeg", ".pjp"],
+  ".tif": [".tiff"],
+  ".heic": [".heif"],
+  ".mpg": [".mpeg"],
+  ".mid": [".midi"],
+  ".aif": [".aiff", ".aifc"],
+  ".gz": [".tgz"],
+  ".tar.gz": [".gz", ".tgz"],
+};
+
+/** A field with an `accept` list other than "anything" only takes files whose name agrees with their bytes. */
+function restrictsTypes(accept: AcceptList): boolean {
+  return accept.length > 0 && !accept.some((entry) => entry.trim() === "*/*");
+}
+
+/**
+ * The stored name travels with the file (download name, final key): a PNG called "shell.php" or
+ * "page.html" would be run by whatever later opens or serves it by its name. A name without an
+ * extension says nothing and is fine.
+ */
+export function nameMatchesContent(name: string, content: InspectedContent): boolean {
+  const extension = extensionOf(name);
+  if (extension === "" || extension === content.extension) return true;
+  return EXTENSION_ALIASES[content.extension]?.includes(extension) ?? false;
 }
