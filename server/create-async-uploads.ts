@@ -64,6 +64,7 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
   };
   const registry = new FieldRegistry(options.storage);
   const now = options.now ?? (() => new Date());
+  const log = options.log ?? ((message: string, error: unknown) => console.warn(`[async-uploads] ${message}`, error));
   const deps: RouteDeps = {
     db: options.db,
     registry,
@@ -76,6 +77,7 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     maxPendingUploadsPerPrincipal: options.maxPendingUploadsPerPrincipal ?? 100,
     allowedOrigins: options.allowedOrigins ?? [],
     now,
+    log,
   };
   if (deps.tempFileLifetimeMs < deps.uploadUrlLifetimeMs) {
     throw new Error("[async-uploads] tempFileLifetime must not be shorter than uploadUrlLifetime");
@@ -85,7 +87,7 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     registry,
     tempPrefix: deps.tempPrefix,
     now,
-    log: options.log ?? ((message: string, error: unknown) => console.warn(`[async-uploads] ${message}`, error)),
+    log,
   };
   const commit = (request: CommitRequest) => commitUpload(commitDeps, request);
 

@@ -36,6 +36,16 @@ export interface FieldOptions {
   /** Storage for this field instead of the app's default. */
   storage?: StorageDriver;
   /**
+   * Files of at least this size are uploaded in parts (parallel, retried, resumable) when the browser
+   * and the storage can; see `shared/multipart.ts`. `Infinity` turns chunked uploads off. @default 64 MiB
+   */
+  multipartThreshold?: number;
+  /**
+   * Size of the parts of a chunked upload; raised to the storage's minimum (S3: 5 MiB) and so that no
+   * file needs more than 10,000 parts. @default 8 MiB
+   */
+  partSize?: number;
+  /**
    * The final key for a committed file. Must be deterministic (a retried save must land on the same
    * key) and unique per upload, so it must contain `uploadId`.
    * @default `${fieldId}/${instanceId ?? "new"}/${uploadId}/${filename}`
@@ -81,6 +91,12 @@ export class FieldRegistry {
       const problem = typeof entry === "string" ? acceptEntryProblem(entry) : "accept entries must be strings";
       if (problem) fail(`accept: ${problem}`);
     }
+    const multipartThreshold = options.multipartThreshold ?? 64 * MiB;
+    if (!(multipartThreshold === Infinity || (Number.isSafeInteger(multipartThreshold) && multipartThreshold >= 1))) {
+      fail("multipartThreshold must be a positive whole number of bytes, or Infinity");
+    }
+    const partSize = options.partSize ?? 8 * MiB;
+    if (!Number.isSafeInteger(partSize) || partSize < 1) fail("partSize must be a positive whole number of bytes");
     const maxFiles = options.maxFiles ?? (options.multiple ? 10 : 1);
     if (!Number.isSafeInteger(maxFiles) || maxFiles < 1) fail("maxFiles must be a positive whole number");
     if (!options.multiple && maxFiles !== 1) fail("maxFiles needs multiple: true");
@@ -94,6 +110,8 @@ export class FieldRegistry {
       multiple: options.multiple ?? false,
       maxFiles,
       storage: options.storage ?? this.#defaultStorage,
+      multipartThreshold,
+      partSize,
       uploadTo: options.uploadTo ?? defaultUploadTo,
       canUpload: options.canUpload ?? (() => true),
       canDownload: options.canDownload ?? (() => false),

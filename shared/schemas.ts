@@ -24,6 +24,8 @@ export const uploadUrlRequestSchema = z.strictObject({
     .min(1, "size must be at least 1 byte (empty files are not accepted)")
     .max(Number.MAX_SAFE_INTEGER, "size is too large"),
   instanceId: z.string().regex(INSTANCE_ID, "instanceId must be 1–100 letters, digits, _ or -").optional(),
+  /** The client can upload in parts (`shared/multipart.ts`); large files then get a `multipart` plan. */
+  multipart: z.boolean().optional(),
 });
 export type UploadUrlRequest = z.infer<typeof uploadUrlRequestSchema>;
 

@@ -4,6 +4,7 @@ import {
   type CompleteMultipartResponse,
   type ListPartsResponse,
   type MultipartPlan,
+  type MultipartUploadUrlResponse,
   type PartTarget,
   type SignPartsResponse,
 } from "../../shared/multipart";
@@ -52,10 +53,7 @@ const RECORD_PREFIX = "async-uploads:multipart:";
 const EXPIRY_MARGIN_MS = 30_000;
 
 /** Starts sending a new chunked upload (the `upload-url` answer) and resolves with the key for the form. */
-export function uploadInParts(
-  options: MultipartUploadOptions,
-  started: { key: string; multipart: MultipartPlan; expiresAt: string },
-): Promise<{ key: string }> {
+export function uploadInParts(options: MultipartUploadOptions, started: MultipartUploadUrlResponse): Promise<{ key: string }> {
   const record: ResumeRecord = { endpoint: options.endpoint, key: started.key, plan: started.multipart, expiresAt: started.expiresAt };
   writeRecord(options, record);
   return run(options, record, new Set());
@@ -63,23 +61,41 @@ export function uploadInParts(
 
 /**
  * Continues an upload from a resume record: asks the server which parts storage holds and sends only
- * the others. Rejects (and forgets the record) when the server no longer has the upload; then start anew.
+ * the others. Resolves null (and forgets the record) when the server can no longer continue it
+ * (completed, canceled, expired, lost by storage): then start anew.
  */
-export async function resumeInParts(options: MultipartUploadOptions, record: ResumeRecord): Promise<{ key: string }> {
+export async function resumeInParts(options: MultipartUploadOptions, record: ResumeRecord): Promise<{ key: string } | null> {
   let listed: ListPartsResponse;
   try {
     listed = await postJson<ListPartsResponse>(options.endpoint, "/multipart/list-parts", { key: record.key }, options.signal);
   } catch (error) {
-    if (error instanceof UploadFailure && !error.transient && error.code !== "aborted") forgetResumable(options);
-    throw error;
+    if (!(error instanceof UploadFailure) || error.transient || error.code === "aborted") throw error;
+    forgetResumable(options);
+    return null;
   }
   if (listed.partSize !== record.plan.partSize || listed.partCount !== record.plan.partCount) {
     forgetResumable(options);
-    throw new UploadFailure({ code: "bad_response" });
+    return null;
   }
-  const done = new Set(listed.parts.filter((part) => part.size === partRange(part.partNumber, listed.partSize, options.file.size).size).map((part) => part.partNumber));
-  const etags = new Map(listed.parts.filter((part) => done.has(part.partNumber)).map((part) => [part.partNumber, part.etag]));
-  return run(options, record, done, etags);
+  const held = listed.parts.filter((part) => part.size === partRange(part.partNumber, listed.partSize, options.file.size).size);
+  const done = new Set(held.map((part) => part.partNumber));
+  return run(options, record, done, new Map(held.map((part) => [part.partNumber, part.etag])));
+}
+
+/** Whether an `upload-url` answer is a chunked upload's plan (the engine then hands it to `uploadInParts`). */
+export function isMultipartResponse(body: unknown): body is MultipartUploadUrlResponse {
+  const candidate = body as Partial<MultipartUploadUrlResponse> | null;
+  const plan = candidate?.multipart;
+  return (
+    typeof candidate?.key === "string" &&
+    candidate.key !== "" &&
+    typeof candidate.expiresAt === "string" &&
+    typeof plan?.uploadId === "string" &&
+    Number.isSafeInteger(plan.partSize) &&
+    plan.partSize > 0 &&
+    Number.isSafeInteger(plan.partCount) &&
+    plan.partCount > 0
+  );
 }
 
 /** The resume record of this file for this field, when an unexpired one exists (same name, size and last-modified). */

@@ -1,10 +1,13 @@
+import type { MultipartUploadUrlResponse } from "../../shared/multipart";
 import type { UploadTarget, UploadUrlRequest, UploadUrlResponse } from "../../shared/schemas";
+import { isMultipartResponse } from "./multipart-upload";
 import { UploadFailure } from "./upload-failure";
 
 /** The two network steps of an upload; replaceable so the engine can be tested without a browser. */
 export interface Transport {
   /** `POST {endpoint}/upload-url`; resolves to the server's 201 body or rejects with an `UploadFailure`. */
-  requestTarget(endpoint: string, request: UploadUrlRequest, signal: AbortSignal): Promise<UploadUrlResponse>;
+  /** A large file may get a chunked upload's plan instead of a target (`multipart-upload.ts`). */
+  requestTarget(endpoint: string, request: UploadUrlRequest, signal: AbortSignal): Promise<UploadUrlResponse | MultipartUploadUrlResponse>;
   /** Sends the bytes exactly as `target` says; reports progress; rejects with an `UploadFailure`. */
   send(
     target: UploadTarget,
@@ -22,7 +25,11 @@ const aborted = () => new UploadFailure({ code: "aborted" });
 const FORBIDDEN_HEADER =
   /^(accept-charset|accept-encoding|access-control-request-.*|connection|content-length|cookie2?|date|dnt|expect|host|keep-alive|origin|referer|te|trailer|transfer-encoding|upgrade|via|proxy-.*|sec-.*)$/i;
 
-async function requestTarget(endpoint: string, request: UploadUrlRequest, signal: AbortSignal): Promise<UploadUrlResponse> {
+async function requestTarget(
+  endpoint: string,
+  request: UploadUrlRequest,
+  signal: AbortSignal,
+): Promise<UploadUrlResponse | MultipartUploadUrlResponse> {
   let status = 0;
   let text: string;
   try {
@@ -49,7 +56,7 @@ async function requestTarget(endpoint: string, request: UploadUrlRequest, signal
     }
     throw new UploadFailure({ code: "server_error", status, transient });
   }
-  if (!isUploadUrlResponse(body)) throw new UploadFailure({ code: "bad_response", status });
+  if (!isUploadUrlResponse(body) && !isMultipartResponse(body)) throw new UploadFailure({ code: "bad_response", status });
   return body;
 }
 

@@ -1,3 +1,4 @@
+import { findResumable, resumeInParts, uploadInParts } from "./multipart-upload";
 import { browserTransport, type Transport } from "./transport";
 import { UploadFailure } from "./upload-failure";
 
@@ -128,11 +129,30 @@ export class UploadEngine {
       for (;;) {
         try {
           this.#update(job, { status: "requesting", loaded: 0 });
-          const request = { fieldId: settings.fieldId, filename: file.name, contentType, size: file.size };
+          // Large files go in parts: the same file chosen again (or retried) continues where it stopped.
+          const inParts = {
+            endpoint: settings.endpoint,
+            fieldId: settings.fieldId,
+            file,
+            signal: controller.signal,
+            onProgress: (loaded: number) => isCurrent() && this.#update(job, { status: "uploading", loaded }),
+          };
+          const record = findResumable(inParts);
+          const resumed = record ? await resumeInParts(inParts, record) : null;
+          if (resumed) {
+            if (isCurrent()) this.#update(job, { status: "done", loaded: file.size, key: resumed.key });
+            return;
+          }
+          const request = { fieldId: settings.fieldId, filename: file.name, contentType, size: file.size, multipart: true };
           const instance = settings.instanceId ? { instanceId: settings.instanceId } : {};
           const target = await transport.requestTarget(settings.endpoint, { ...request, ...instance }, controller.signal);
           if (!isCurrent()) return;
           this.#update(job, { status: "uploading" });
+          if ("multipart" in target) {
+            const { key } = await uploadInParts(inParts, target);
+            if (isCurrent()) this.#update(job, { status: "done", loaded: file.size, key });
+            return;
+          }
           await transport.send(target.upload, file, contentType, controller.signal, (loaded) => {
             if (isCurrent()) this.#update(job, { loaded: Math.min(loaded, file.size) });
           });

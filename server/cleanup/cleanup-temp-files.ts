@@ -1,6 +1,7 @@
 import { and, asc, inArray, notInArray, sql } from "drizzle-orm";
 import type { Database } from "../db/database";
 import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema";
+import { decodeMultipartState } from "../multipart/plan";
 import type { StorageDriver } from "../storage/types";
 import { mapWithConcurrency, sleep } from "./async-utils";
 import { validateCleanupOptions, type CleanupOptions, type CleanupUploads as Uploads } from "./options";
@@ -63,7 +64,7 @@ export interface CleanupSummary {
   durationMs: number;
 }
 
-type Row = { id: string; key: string; fieldId: string; status: string; committedKey: string | null; cursor: string };
+type Row = { id: string; key: string; fieldId: string; status: string; committedKey: string | null; uploadId: string | null; cursor: string };
 type Outcome = { kind: "removed"; bytes: number; existed: boolean } | { kind: "failed" | "skipped"; reason: string };
 
 /**
@@ -109,6 +110,8 @@ export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions
       return { kind: "failed", reason: `[${storage.name}] not tried: storage failed ${STORAGE_DOWN_AFTER} times in a row` };
     }
     try {
+      // A chunked upload never completed: its staged parts go first (S3 abort, Azure blocks, chunk files).
+      if (row.uploadId !== null && !settings.dryRun) await storage.multipart?.abort(row.key, decodeMultipartState(row.uploadId).uploadId);
       const info = await storage.stat(row.key);
       // Delete even when stat saw nothing: deleting is idempotent and the only call that must succeed.
       if (!settings.dryRun) await storage.delete(row.key);
@@ -130,7 +133,7 @@ export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions
     const query = tx
       .select({
         id: asyncTempFile.id, key: asyncTempFile.key, fieldId: asyncTempFile.fieldId, status: asyncTempFile.status,
-        committedKey: asyncTempFile.committedKey,
+        committedKey: asyncTempFile.committedKey, uploadId: asyncTempFile.uploadId,
         // Exact (microsecond) text: a JS Date would truncate it and make the keyset revisit rows.
         cursor: sql<string>`${asyncTempFile.createdAt}::text`,
       })

@@ -115,6 +115,9 @@ async function commitNewUpload(
   value: string,
 ): Promise<CommittedFile & { rowId: string; tempKey: string }> {
   const refuse = (message: string) => new AsyncUploadsError("invalid_upload", message, { fieldId: field.id });
+  // A new upload's value is a temp key the server made. Anything else (a path, a final key, a NUL
+  // byte the database would reject with an error) is refused before it reaches a query or a storage.
+  if (!isTempKeyShaped(value, deps.tempPrefix)) throw refuse("This upload cannot be used here. Please choose the file again.");
   // The row lock makes a concurrent save of the same upload wait, and makes cleanup skip the row.
   const [row] = await tx.select().from(asyncTempFile).where(eq(asyncTempFile.key, value)).for("update");
   if (!row || row.fieldId !== field.id || row.principal !== request.principal) {
@@ -125,6 +128,8 @@ async function commitNewUpload(
   }
   if (row.status !== "pending") throw refuse("This upload was already saved or rejected. Please choose the file again.");
   if (row.expiresAt.getTime() <= deps.now().getTime()) throw refuse("This upload has expired. Please choose the file again.");
+  // A chunked upload whose parts were never assembled (`multipart/complete`): there is no file yet.
+  if (row.uploadId !== null) throw refuse("This file has not finished uploading. Wait until it has, or choose it again.");
 
   const filename = basenameOfKey(row.key);
   const finalKey = field.uploadTo({ fieldId: field.id, instanceId: request.instanceId, filename, uploadId: row.id });
@@ -141,15 +146,24 @@ async function commitNewUpload(
     throw refuse(verified.message);
   }
   await field.storage.copy(row.key, finalKey);
+  // An S3 presigned URL can write its key again until it expires, so bytes checked above may have
+  // been swapped (same size, other content) before the copy. Nobody but us writes the final key:
+  // what is kept is what is checked there.
+  const copied = await verifyStoredObject(field, row, finalKey);
+  if (!copied.ok || copied.size !== verified.size || copied.content.mime !== verified.content.mime) {
+    await Promise.all([field.storage.delete(finalKey), field.storage.delete(row.key)]);
+    await markFailed(tx, row, copied.ok ? `content changed during commit (now ${copied.content.mime})` : copied.reason);
+    throw refuse(copied.ok ? "The file changed while it was being saved. Please choose it again." : copied.message);
+  }
   await tx
     .update(asyncTempFile)
     .set({ status: "committed", committedKey: finalKey, instanceId: request.instanceId })
     .where(eq(asyncTempFile.id, row.id));
-  const { mime, width, height } = verified.content;
+  const { mime, width, height } = copied.content;
   return {
     key: finalKey,
     filename,
-    size: verified.size,
+    size: copied.size,
     contentType: mime,
     ...(width !== undefined && height !== undefined ? { width, height } : {}),
     rowId: row.id,
@@ -166,6 +180,10 @@ function normalizeValue(field: Field, value: CommitRequest["value"]): string[] {
   if (keys.length > field.maxFiles) throw refuse(`This field holds at most ${field.maxFiles} files.`);
   if (new Set(keys).size !== keys.length) throw refuse("The same file was submitted twice.");
   return keys;
+}
+
+function isTempKeyShaped(value: string, tempPrefix: string): boolean {
+  return value.startsWith(tempPrefix) && value.length <= 1024 && !/[\u0000\\]|\p{Cs}/u.test(value);
 }
 
 function toList(keys: CommitRequest["currentKey"]): string[] {

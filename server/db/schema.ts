@@ -18,7 +18,10 @@ export const asyncTempFile = pgTable(
     declaredSize: bigint("declared_size", { mode: "number" }).notNull(),
     status: text("status", { enum: TEMP_FILE_STATUSES }).notNull().default("pending"),
     committedKey: text("committed_key"),
-    /** Multipart upload id (S3) or staging id, for chunked uploads. */
+    /**
+     * While a chunked upload is open: its storage upload id (S3) or staging id, with its part size
+     * (`server/multipart/plan.ts`); null once the server assembled the parts, and for single uploads.
+     */
     uploadId: text("upload_id"),
     error: text("error"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),

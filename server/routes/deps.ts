@@ -18,6 +18,8 @@ export interface RouteDeps {
   /** Origins besides the request's own that may call the JSON routes. */
   allowedOrigins: readonly string[];
   now: () => Date;
+  /** Where work left for cleanup is reported (e.g. a canceled chunked upload the storage would not abort). */
+  log: (message: string, error: unknown) => void;
 }
 
 /**

@@ -34,7 +34,14 @@ export function downloadRoutes(deps: RouteDeps): Hono {
     if (!key) throw new AsyncUploadsError("not_found", "There is no such file.");
 
     const url = await field.storage.createDownloadUrl(
-      { key, filename: basenameOfKey(key), expiresAt: new Date(deps.now().getTime() + deps.downloadUrlLifetimeMs) },
+      {
+        key,
+        filename: basenameOfKey(key),
+        // S3 and Azure would otherwise answer with the Content-Type the uploader declared (text/html
+        // in a field that accepts anything); every backend serves bytes as bytes, like the filesystem route.
+        contentType: "application/octet-stream",
+        expiresAt: new Date(deps.now().getTime() + deps.downloadUrlLifetimeMs),
+      },
       urlContextFor(deps, basePathOf(c, "/download/"), field.id),
     );
     return c.redirect(url, 302);

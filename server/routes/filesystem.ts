@@ -1,4 +1,6 @@
+import { eq } from "drizzle-orm";
 import { Hono } from "hono";
+import { asyncTempFile } from "../db/schema";
 import { AsyncUploadsError } from "../errors";
 import { contentDisposition } from "../storage/content-disposition";
 import type { StorageDriver } from "../storage/types";
@@ -8,7 +10,8 @@ import type { RouteDeps } from "./deps";
 
 /**
  * The filesystem backend's own upload and download routes. They are authorised by the signed token
- * alone (purpose, field, key, size, type, expiry), just as S3 or Azure trust their signed URLs.
+ * (purpose, field, key, size, type, expiry), just as S3 or Azure trust their signed URLs; an upload
+ * also needs its row to be still pending, which S3 and Azure cannot check.
  */
 export function filesystemRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
@@ -16,6 +19,14 @@ export function filesystemRoutes(deps: RouteDeps): Hono {
   app.put("/fs/upload/:token", async (c) => {
     const claims = verifyToken(c.req.param("token"), deps.secret, "upload", deps.now().getTime());
     const storage = filesystemStorageOf(deps, claims.fieldId);
+    // The token outlives its upload: once saved (and the temp file deleted) or swept by cleanup, a
+    // replayed PUT would store a file that no row tracks and nothing would ever delete.
+    const [row] = await deps.db
+      .select({ status: asyncTempFile.status, fieldId: asyncTempFile.fieldId })
+      .from(asyncTempFile)
+      .where(eq(asyncTempFile.key, claims.key));
+    if (!row || row.fieldId !== claims.fieldId) throw new AsyncUploadsError("invalid_token", "This upload link is no longer valid; ask for a new one.");
+    if (row.status !== "pending") throw new AsyncUploadsError("already_uploaded", "This file was already saved; ask for a new link.");
     const contentType = c.req.header("content-type")?.toLowerCase();
     if (contentType !== claims.contentType.toLowerCase()) {
       throw new AsyncUploadsError("invalid_request", `Send the file with Content-Type: ${claims.contentType}.`);

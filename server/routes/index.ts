@@ -5,6 +5,8 @@ import { AsyncUploadsError } from "../errors";
 import type { RouteDeps } from "./deps";
 import { downloadRoutes } from "./download";
 import { filesystemRoutes } from "./filesystem";
+import { filesystemPartRoutes } from "./filesystem-parts";
+import { multipartRoutes } from "./multipart";
 import { uploadUrlRoutes } from "./upload-url";
 
 /** All routes of the HTTP contract, to mount where the app likes (`app.route("/async-uploads", routes)`). */
@@ -12,6 +14,8 @@ export function createRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
   app.route("/", uploadUrlRoutes(deps));
   app.route("/", filesystemRoutes(deps));
+  app.route("/", multipartRoutes(deps));
+  app.route("/", filesystemPartRoutes(deps));
   app.route("/", downloadRoutes(deps));
   app.notFound((c) => c.json({ error: { code: "not_found", message: "There is no such route." } }, 404));
   app.onError(renderError);

@@ -1,11 +1,14 @@
-import { and, count, eq, gt } from "drizzle-orm";
+import { and, count, eq, gt, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { extensionOf, matchesAccept } from "../../shared/accept";
 import { formatBytes } from "../../shared/format-bytes";
+import type { MultipartUploadUrlResponse } from "../../shared/multipart";
 import { uploadUrlRequestSchema, type UploadUrlResponse } from "../../shared/schemas";
+import type { Database } from "../db/database";
 import { asyncTempFile } from "../db/schema";
 import { AsyncUploadsError } from "../errors";
 import { makeTempKey } from "../keys";
+import { startMultipartUpload, wantsMultipart } from "../multipart/plan";
 import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
 import { readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
 
@@ -35,27 +38,48 @@ export function uploadUrlRoutes(deps: RouteDeps): Hono {
     }
 
     const now = deps.now();
-    await refuseFloods(deps, principal, now);
+    // A cheap early answer for a principal that is already over the limit; the check that counts is below.
+    await refuseFloods(deps.db, deps, principal, now);
     const id = crypto.randomUUID();
     const key = makeTempKey(deps.tempPrefix, id, request.filename, now);
     const expiresAt = new Date(now.getTime() + deps.uploadUrlLifetimeMs);
-    // Signing first: it has no side effects, so a driver failure leaves no row behind.
-    const upload = await field.storage.createUploadTarget(
-      { key, contentType: request.contentType, size: request.size, expiresAt },
-      urlContextFor(deps, basePathOf(c, "/upload-url"), field.id),
-    );
-    await deps.db.insert(asyncTempFile).values({
-      id,
-      key,
-      fieldId: field.id,
-      principal,
-      instanceId: request.instanceId ?? null,
-      originalFilename: request.filename.normalize("NFC"),
-      contentType: request.contentType.toLowerCase(),
-      declaredSize: request.size,
-      expiresAt: new Date(now.getTime() + deps.tempFileLifetimeMs),
+    // Signing first: it has no side effects, so a driver failure leaves no row behind. A chunked upload
+    // is started at the storage instead; should the insert below refuse it, the bucket's lifecycle
+    // rule for incomplete uploads removes it (no parts can have been sent).
+    const multipart = wantsMultipart(field, request)
+      ? await startMultipartUpload(field, { key, contentType: request.contentType, size: request.size })
+      : null;
+    const upload = multipart
+      ? null
+      : await field.storage.createUploadTarget(
+          { key, contentType: request.contentType, size: request.size, expiresAt },
+          urlContextFor(deps, basePathOf(c, "/upload-url"), field.id),
+        );
+    await deps.db.transaction(async (tx) => {
+      // Count and insert under a per-principal lock: without it, requests sent all at once each
+      // count the same few rows and all insert, and the limit holds for none of them.
+      await tx.execute(sql`select pg_advisory_xact_lock(hashtext('async_temp_file.pending'), hashtext(${principal}))`);
+      await refuseFloods(tx, deps, principal, now);
+      await tx.insert(asyncTempFile).values({
+        id,
+        key,
+        fieldId: field.id,
+        principal,
+        instanceId: request.instanceId ?? null,
+        originalFilename: request.filename.normalize("NFC"),
+        contentType: request.contentType.toLowerCase(),
+        declaredSize: request.size,
+        uploadId: multipart?.state ?? null,
+        expiresAt: new Date(now.getTime() + deps.tempFileLifetimeMs),
+      });
     });
-    const body: UploadUrlResponse = { key, upload, expiresAt: expiresAt.toISOString() };
+    if (multipart) {
+      // A chunked upload can be continued (resumed) until the row expires, not just for one URL's lifetime.
+      const uploadExpiresAt = new Date(now.getTime() + deps.tempFileLifetimeMs).toISOString();
+      const body: MultipartUploadUrlResponse = { key, multipart: multipart.plan, expiresAt: uploadExpiresAt };
+      return c.json(body, 201, { "Cache-Control": "no-store" });
+    }
+    const body: UploadUrlResponse = { key, upload: upload!, expiresAt: expiresAt.toISOString() };
     return c.json(body, 201, { "Cache-Control": "no-store" });
   });
 
@@ -63,8 +87,8 @@ export function uploadUrlRoutes(deps: RouteDeps): Hono {
 }
 
 /** A principal may hold only so many uncommitted uploads; this bounds what one person can make us store. */
-async function refuseFloods(deps: RouteDeps, principal: string, now: Date): Promise<void> {
-  const [row] = await deps.db
+async function refuseFloods(db: Database, deps: RouteDeps, principal: string, now: Date): Promise<void> {
+  const [row] = await db
     .select({ pending: count() })
     .from(asyncTempFile)
     .where(and(eq(asyncTempFile.principal, principal), eq(asyncTempFile.status, "pending"), gt(asyncTempFile.expiresAt, now)));

@@ -9,6 +9,7 @@ import {
   type ContainerClient,
 } from "@azure/storage-blob";
 import type { Readable } from "node:stream";
+import { azureBlocks } from "./azure-blocks";
 import { contentDisposition } from "./content-disposition";
 import { driverError } from "./driver-error";
 import type { StorageDriver } from "./types";
@@ -149,6 +150,8 @@ export function azureStorage(options: AzureStorageOptions): StorageDriver {
         throw fail("creating a download URL", error, `"${key}"`);
       }
     },
+
+    multipart: azureBlocks({ blob, sasUrl }),
   };
 }
 

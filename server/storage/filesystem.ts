@@ -5,6 +5,7 @@ import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { AsyncUploadsError } from "../errors";
 import { driverError } from "./driver-error";
+import { filesystemChunks, type FilesystemChunks } from "./filesystem-chunks";
 import type { StorageDriver } from "./types";
 
 export interface FilesystemStorageOptions {
@@ -28,6 +29,8 @@ export interface FilesystemStorage extends StorageDriver {
   write(key: string, body: UploadBody, options: { size: number }): Promise<void>;
   /** The file's bytes as a stream, and its size, or null when it does not exist. */
   read(key: string): Promise<{ body: ReadableStream<Uint8Array>; size: number } | null>;
+  /** Chunked uploads, whose parts arrive through the app's `fs/upload-part` route. */
+  readonly multipart: FilesystemChunks;
 }
 
 /** Stores uploads on the server's own disk; uploads and downloads go through signed app URLs. */
@@ -53,7 +56,7 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
     }
   }
 
-  return {
+  const storage: Omit<FilesystemStorage, "multipart"> = {
     name: "filesystem",
     root,
 
@@ -164,6 +167,9 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
           await link(source, temporary);
           // https://nodejs.org/api/fs.html#fspromisesrenameoldpath-newpath
           await rename(temporary, target);
+          // When `to` already is a link to the same file (a retried commit after a crash), rename does
+          // nothing and leaves `temporary` behind (POSIX rename(2)); otherwise it is gone already.
+          await unlink(temporary).catch(() => {});
           return;
         } catch (error) {
           await unlink(temporary).catch(() => {});
@@ -191,6 +197,7 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
       return context.localUrl({ purpose: "download", key, filename, expiresAt: expiresAt.getTime() });
     },
   };
+  return { ...storage, multipart: filesystemChunks(storage) };
 }
 
 /** Why a key may not be used as a relative path, or null. Keys are made by the server, so any of these is a bug or an attack. */

@@ -13,6 +13,7 @@ import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { UploadTarget } from "../../shared/schemas";
 import { contentDisposition } from "./content-disposition";
 import { driverError, secondsUntil } from "./driver-error";
+import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart";
 import { copySourceOf, multipartCopy } from "./s3-multipart-copy";
 import type { StorageDriver } from "./types";
 
@@ -46,11 +47,17 @@ export interface S3StorageOptions {
   multipartCopyThreshold?: number;
   /** Part size of a multipart copy, at least 5 MiB; raised when an object would need more than 10,000 parts. @default 512 MiB */
   copyPartSize?: number;
+  /**
+   * Smallest part (but the last) of a browser's chunked upload. S3 refuses less than 5 MiB; lower it
+   * only for S3-compatible services or emulators that accept smaller parts (tests). @default 5 MiB
+   */
+  minPartSize?: number;
 }
 
 /** Stores uploads in an S3 bucket (or any S3-compatible service); the browser talks to S3 directly. */
 export function s3Storage(options: S3StorageOptions): StorageDriver {
-  const { bucket, uploadMethod = "POST", multipartCopyThreshold = 5 * GiB, copyPartSize = 512 * MiB } = options;
+  const { bucket, uploadMethod = "POST", multipartCopyThreshold = 5 * GiB, copyPartSize = 512 * MiB, minPartSize = S3_MIN_PART_SIZE } = options;
+  if (!Number.isSafeInteger(minPartSize) || minPartSize < 1) throw new Error("[s3] minPartSize must be a positive whole number of bytes");
   const client =
     options.client ??
     new S3Client({
@@ -187,6 +194,8 @@ export function s3Storage(options: S3StorageOptions): StorageDriver {
         throw fail("creating a download URL", error, `"${key}"`);
       }
     },
+
+    multipart: s3Multipart(client, bucket, { minPartSize }),
   };
 }
 

@@ -1,3 +1,4 @@
+import type { PartTarget, StagedPart } from "../../shared/multipart";
 import type { UploadTarget } from "../../shared/schemas";
 
 /** What a driver knows about a stored object. */
@@ -10,7 +11,8 @@ export interface ObjectInfo {
 /** Claims a local (filesystem) upload or download URL is signed over; see `server/tokens.ts`. */
 export type LocalUrlClaims =
   | { purpose: "upload"; key: string; size: number; contentType: string; expiresAt: number }
-  | { purpose: "download"; key: string; filename: string; expiresAt: number };
+  | { purpose: "download"; key: string; filename: string; expiresAt: number }
+  | { purpose: "upload-part"; key: string; uploadId: string; partNumber: number; offset: number; size: number; expiresAt: number };
 
 /**
  * What the server hands a driver when it issues a URL. Only drivers that serve bytes through this app
@@ -63,4 +65,39 @@ export interface StorageDriver {
   delete(key: string): Promise<void>;
   /** A short-lived URL that downloads the object as an attachment with the given filename. */
   createDownloadUrl(request: DownloadUrlRequest, context: UrlContext): Promise<string>;
+  /** Chunked uploads (parts sent in parallel, resumable), when the backend supports them. */
+  readonly multipart?: MultipartCapability;
+}
+
+/** One part to sign: its number and exact byte range in the file. */
+export interface PartToSign {
+  partNumber: number;
+  offset: number;
+  size: number;
+}
+
+/**
+ * Chunked uploads on one backend (S3 multipart upload, Azure staged blocks, filesystem chunks). The
+ * server plans the parts, checks the part list against `listParts` before `complete`, and keeps the
+ * upload id in `async_temp_file.upload_id`; the driver only makes the provider calls. Like the rest
+ * of the driver, methods throw with the driver's name for anything but "not found".
+ */
+export interface MultipartCapability {
+  /** Smallest size of every part but the last that the backend accepts. */
+  readonly minPartSize: number;
+  /** Largest part the backend accepts. */
+  readonly maxPartSize: number;
+  /** Starts a chunked upload to `key`; returns the provider's upload id (or a staging id of the driver's own). */
+  create(request: { key: string; contentType: string; size: number }): Promise<{ uploadId: string }>;
+  /** URLs the browser PUTs each part to, valid until `expiresAt`; each pins the part's size where the backend can. */
+  signParts(
+    request: { key: string; uploadId: string; parts: readonly PartToSign[]; expiresAt: Date },
+    context: UrlContext,
+  ): Promise<PartTarget[]>;
+  /** The parts the backend holds, by ascending number; null when the upload no longer exists (completed or aborted). */
+  listParts(key: string, uploadId: string): Promise<StagedPart[] | null>;
+  /** Assembles the listed parts, in this order, into the object at `key`. The caller has checked the list. */
+  complete(request: { key: string; uploadId: string; contentType: string; size: number; parts: readonly StagedPart[] }): Promise<void>;
+  /** Discards the staged parts; an upload that is already gone is not an error. */
+  abort(key: string, uploadId: string): Promise<void>;
 }

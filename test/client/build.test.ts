@@ -25,8 +25,9 @@ describe("buildClient", () => {
   });
 
   it("stays small (gzip)", () => {
-    expect(gzipSync(files["async-file-input.js"]).byteLength).toBeLessThan(17 * 1024);
-    expect(gzipSync(files["async-file-input.no-lit.js"]).byteLength).toBeLessThan(10 * 1024);
+    // Chunked, resumable uploads of large files (multipart-upload.ts) add about 2 KiB.
+    expect(gzipSync(files["async-file-input.js"]).byteLength).toBeLessThan(19 * 1024);
+    expect(gzipSync(files["async-file-input.no-lit.js"]).byteLength).toBeLessThan(12 * 1024);
   });
 });
 

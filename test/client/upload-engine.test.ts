@@ -58,7 +58,9 @@ describe("UploadEngine", () => {
     const upload = engine.add(file("a.bin", ""), { ...settings, instanceId: "r1" });
     expect(upload.status).toBe("queued");
     await tick();
-    expect(transport.requests[0]!.request).toEqual({ fieldId: "f", filename: "a.bin", contentType: "application/octet-stream", size: 5, instanceId: "r1" });
+    expect(transport.requests[0]!.request).toEqual({
+      fieldId: "f", filename: "a.bin", contentType: "application/octet-stream", size: 5, instanceId: "r1", multipart: true,
+    });
     const target = transport.target();
     transport.requests[0]!.settle(target);
     await tick();

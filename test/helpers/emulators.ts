@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { addMultipartCalls } from "./s3rver-multipart";
 
 /**
  * Local S3 and Azure Blob emulators for tests, browser tests, the demo (`npm run emulators`) and
@@ -63,6 +64,8 @@ export async function startS3rver({ bucket = "async-uploads" }: { bucket?: strin
     vhostBuckets: false,
     configureBuckets: [{ name: bucket, configs: [S3_CORS] }],
   });
+  // ListParts and AbortMultipartUpload, which s3rver lacks and chunked uploads need.
+  addMultipartCalls(server);
   let port: number;
   try {
     ({ port } = await server.run());

@@ -1,0 +1,152 @@
+import { eq } from "drizzle-orm";
+import { Hono } from "hono";
+import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
+import { partCountOf, partRange, type CompleteMultipartResponse, type ListPartsResponse, type SignPartsResponse } from "../../shared/multipart";
+import { completeMultipartRequestSchema, multipartKeyRequestSchema, signPartsRequestSchema } from "../../shared/multipart-schemas";
+import { asyncTempFile } from "../db/schema";
+import { AsyncUploadsError } from "../errors";
+import { checkPartList } from "../multipart/check-parts";
+import { abandoned, loadUpload, requireOpen, type OpenUpload } from "../multipart/open-upload";
+import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
+import { readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
+
+/** A complete request lists up to 10,000 parts with their ETags: about 600 KB at most. */
+const MAX_COMPLETE_BODY_BYTES = 1024 * 1024;
+const NO_STORE = { "Cache-Control": "no-store" };
+
+/**
+ * The JSON routes of chunked uploads (`shared/multipart.ts`): part URLs on demand, the parts storage
+ * holds (to resume), completion after the part list was checked, and cancel. Same guards as
+ * `upload-url`, and only the principal who started an upload may touch it.
+ */
+export function multipartRoutes(deps: RouteDeps): Hono {
+  const app = new Hono();
+  const sameOrigin = sameOriginJson(deps.allowedOrigins);
+  const upload = async (c: Parameters<typeof requirePrincipal>[0], key: string) =>
+    loadUpload(deps.db, deps, key, await requirePrincipal(c, deps.getPrincipal));
+
+  app.post("/multipart/sign-parts", sameOrigin, smallBody(), async (c) => {
+    const request = parse(signPartsRequestSchema, await readJson(c));
+    const open = await upload(c, request.key);
+    const state = requireOpen(open);
+    const size = open.row.declaredSize;
+    const partCount = partCountOf(size, state.partSize);
+    const beyond = request.partNumbers.find((n) => n > partCount);
+    if (beyond) throw new AsyncUploadsError("invalid_request", `This upload has ${partCount} parts; there is no part ${beyond}.`);
+    // Short-lived like every upload URL, and never beyond the upload's own end.
+    const expiresAt = new Date(Math.min(deps.now().getTime() + deps.uploadUrlLifetimeMs, open.row.expiresAt.getTime()));
+    const parts = await open.capability.signParts(
+      {
+        key: open.row.key,
+        uploadId: state.uploadId,
+        parts: request.partNumbers.map((partNumber) => ({ partNumber, ...partRange(partNumber, state.partSize, size) })),
+        expiresAt,
+      },
+      urlContextFor(deps, basePathOf(c, "/multipart/"), open.field.id),
+    );
+    const body: SignPartsResponse = { parts, expiresAt: expiresAt.toISOString() };
+    return c.json(body, 200, NO_STORE);
+  });
+
+  app.post("/multipart/list-parts", sameOrigin, smallBody(), async (c) => {
+    const request = parse(multipartKeyRequestSchema, await readJson(c));
+    const open = await upload(c, request.key);
+    const state = requireOpen(open);
+    const staged = await open.capability.listParts(open.row.key, state.uploadId);
+    if (!staged) throw abandoned();
+    const partCount = partCountOf(open.row.declaredSize, state.partSize);
+    const body: ListPartsResponse = {
+      parts: staged.filter((part) => part.partNumber <= partCount),
+      partSize: state.partSize,
+      partCount,
+      expiresAt: open.row.expiresAt.toISOString(),
+    };
+    return c.json(body, 200, NO_STORE);
+  });
+
+  app.post("/multipart/complete", sameOrigin, jsonBodyLimit(MAX_COMPLETE_BODY_BYTES), async (c) => {
+    const request = parse(completeMultipartRequestSchema, await readJson(c));
+    const principal = await requirePrincipal(c, deps.getPrincipal);
+    // Under the row lock: a second completion (a retry whose first answer was lost) waits, then
+    // finds the upload complete and answers the same.
+    const key = await deps.db.transaction(async (tx) => {
+      const open = await loadUpload(tx, deps, request.key, principal, { lock: true });
+      const finished = () => tx.update(asyncTempFile).set({ uploadId: null }).where(eq(asyncTempFile.id, open.row.id));
+      if (!open.state) {
+        if (await isAssembled(open)) return open.row.key;
+        throw new AsyncUploadsError("invalid_upload", "This upload has no parts to assemble. Please choose the file again.");
+      }
+      const staged = await open.capability.listParts(open.row.key, open.state.uploadId);
+      // No parts left but the whole object there: an earlier completion whose answer was lost (S3
+      // forgets a completed upload; Azure and the filesystem consume their parts).
+      if ((!staged || staged.length === 0) && (await isAssembled(open))) {
+        await finished();
+        return open.row.key;
+      }
+      if (!staged) throw abandoned();
+      const checked = checkPartList(request.parts, staged, {
+        size: open.row.declaredSize,
+        partSize: open.state.partSize,
+        minPartSize: open.capability.minPartSize,
+      });
+      if (!checked.ok) throw new AsyncUploadsError("invalid_upload", checked.reason);
+      await open.capability.complete({
+        key: open.row.key,
+        uploadId: open.state.uploadId,
+        contentType: open.row.contentType,
+        size: open.row.declaredSize,
+        parts: checked.parts,
+      });
+      await finished();
+      return open.row.key;
+    });
+    const body: CompleteMultipartResponse = { key };
+    return c.json(body, 200, NO_STORE);
+  });
+
+  app.post("/multipart/abort", sameOrigin, smallBody(), async (c) => {
+    const request = parse(multipartKeyRequestSchema, await readJson(c));
+    const principal = await requirePrincipal(c, deps.getPrincipal);
+    // The row is marked first: from then on nothing can complete or save it, and cleanup finishes
+    // the job (parts still in flight, a storage that failed below) with the upload id it keeps.
+    const open = await deps.db.transaction(async (tx) => {
+      const found = await loadUpload(tx, deps, request.key, principal, { lock: true });
+      await tx.update(asyncTempFile).set({ status: "failed", error: "canceled by the uploader" }).where(eq(asyncTempFile.id, found.row.id));
+      return found;
+    });
+    if (open.state) {
+      try {
+        await open.capability.abort(open.row.key, open.state.uploadId);
+      } catch (error) {
+        deps.log(`canceling the chunked upload "${open.row.key}" failed; cleanup-temp-files will finish it`, error);
+      }
+    }
+    return c.body(null, 204, NO_STORE);
+  });
+
+  return app;
+}
+
+/** The object is at its key with the declared size (commit checks its content). */
+async function isAssembled(open: OpenUpload): Promise<boolean> {
+  const info = await open.field.storage.stat(open.row.key);
+  return info !== null && info.size === open.row.declaredSize;
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+  throw new AsyncUploadsError("invalid_request", `${where}${issue?.message ?? "invalid body"}`);
+}
+
+function jsonBodyLimit(maxSize: number) {
+  return bodyLimit({
+    maxSize,
+    onError: () => {
+      throw new AsyncUploadsError("invalid_request", `The request body is larger than ${maxSize} bytes.`);
+    },
+  });
+}

@@ -1,0 +1,3 @@
+import { describeMultipart } from "./suite";
+
+describeMultipart("azure");
