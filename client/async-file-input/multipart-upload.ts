@@ -9,6 +9,7 @@ import {
   type SignPartsResponse,
 } from "../../shared/multipart";
 import { UploadFailure } from "./upload-failure";
+import { sleep } from "./sleep";
 
 /**
  * Large files in parts (`shared/multipart.ts`): a bounded number of parts in flight, each retried with
@@ -352,17 +353,4 @@ function defaultStorage(): Storage | null {
     // Disabled (privacy settings, sandboxed frames): `localStorage` itself throws.
     return null;
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

@@ -1,6 +1,7 @@
 import { findResumable, resumeInParts, uploadInParts } from "./multipart-upload";
 import { browserTransport, type Transport } from "./transport";
 import { UploadFailure } from "./upload-failure";
+import { sleep } from "./sleep";
 
 /**
  * `queued` → `requesting` (asking our server for a target) → `uploading` (bytes to storage) → `done`;
@@ -188,17 +189,4 @@ export class UploadEngine {
     Object.assign(job, changes);
     this.#options.onChange(job, previous);
   }
-}
-
-/** Resolves after `ms`, or at once when `signal` aborts. */
-function sleep(ms: number, signal: AbortSignal): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener("abort", done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener("abort", done, { once: true });
-  });
 }

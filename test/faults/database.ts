@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { connectDatabase, type Connection } from "../../server/db/database";
@@ -8,6 +8,7 @@ import { filesystemStorage, type FilesystemStorage } from "../../server/storage/
 import type { StorageDriver } from "../../server/storage/types";
 import { PDF_BYTES, TEST_SECRET } from "../helpers/uploads";
 import { registerFaultFields } from "./fixtures/fields";
+import { listFiles } from "../helpers/files";
 
 /**
  * A fresh schema on the PostgreSQL server of `DATABASE_URL`, whose connections carry their own
@@ -89,18 +90,8 @@ export async function createFaultApp(database: Connection, wrapStorage: (disk: F
       await disk.write(key, [PDF_BYTES], { size: PDF_BYTES.length });
       return key;
     },
-    files: async () => (await walk(dir)).map((path) => relative(dir, path)).sort(),
+    files: async () => (await listFiles(dir)).map((path) => relative(dir, path)).sort(),
     close: () => (root ? Promise.resolve() : rm(dir, { recursive: true, force: true })),
   };
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...(await walk(path)));
-    else files.push(path);
-  }
-  return files;
-}

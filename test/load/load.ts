@@ -9,7 +9,7 @@
  * Environment: LOAD_CLIENTS (default 200), LOAD_SECONDS (default 20). Exits 1 on any error or mismatch.
  */
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
@@ -21,6 +21,7 @@ import { connectDatabase } from "../../server/db/database";
 import { MiB } from "../../server/registry";
 import { filesystemStorage } from "../../server/storage/filesystem";
 import type { UploadUrlResponse } from "../../shared/schemas";
+import { listFiles } from "../helpers/files";
 
 const CLIENTS = Number(process.env.LOAD_CLIENTS ?? 200);
 const SECONDS = Number(process.env.LOAD_SECONDS ?? 20);
@@ -110,7 +111,7 @@ async function main(): Promise<number> {
   // Reconcile: the database, the disk and what the clients were told must all agree.
   const documents = (await db.execute<{ id: string; file_key: string; file_size: string }>(sql`select id, file_key, file_size from load_documents`)) as unknown as Array<{ id: string; file_key: string; file_size: string }>;
   const [tempRows] = (await db.execute<{ n: number }>(sql`select count(*)::int as n from async_temp_file`)) as unknown as Array<{ n: number }>;
-  const files = (await walk(root)).map((path) => relative(root, path).split("\\").join("/"));
+  const files = (await listFiles(root)).map((path) => relative(root, path).split("\\").join("/"));
   const tempFiles = files.filter((file) => file.startsWith(uploads.settings.tempPrefix));
   const finalFiles = new Set(files.filter((file) => !file.startsWith(uploads.settings.tempPrefix)));
   const problems: string[] = [];
@@ -171,16 +172,6 @@ function sha256(bytes: Uint8Array): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...(await walk(path)));
-    else files.push(path);
-  }
-  return files;
-}
 
 main().then(
   (code) => process.exit(code),

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readdir, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
@@ -18,6 +18,7 @@ import type { StorageDriver } from "../../server/storage/types";
 import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from "../helpers/emulators";
 import { createTestUploads, type TestUploads } from "../helpers/uploads";
 import { uploadLikeBrowser } from "../server/storage/contract";
+import { listFiles } from "../helpers/files";
 
 /**
  * The attacker's test bench: a real `createAsyncUploads` on a test database and a real backend
@@ -109,22 +110,12 @@ export async function startSecurityBackend(name: BackendName, options: { s3Uploa
     storage,
     root,
     outside,
-    listKeys: async () => (await walk(root)).map((path) => relative(root, path).split("\\").join("/")).sort(),
+    listKeys: async () => (await listFiles(root)).map((path) => relative(root, path).split("\\").join("/")).sort(),
     putDirect: (key, bytes) => storage.write(key, [bytes], { size: bytes.length }),
     close: () => rm(outside, { recursive: true, force: true }),
   };
 }
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true }).catch(() => []);
-  const files: string[] = [];
-  for (const entry of entries) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) files.push(...(await walk(path)));
-    else files.push(path);
-  }
-  return files;
-}
 
 /** One record of the little app: who owns it and the keys each field holds. */
 interface AppRecord {
