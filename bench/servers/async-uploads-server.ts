@@ -1,0 +1,91 @@
+/**
+ * Child process: our routes (`createAsyncUploads`) on the bench's PostgreSQL schema and one storage
+ * backend, served by @hono/node-server as an app would. Optionally serves the browser bench's pages
+ * and bundles from a directory (same origin as the routes, as an app's pages would be).
+ *
+ * Environment: BENCH_BACKEND (filesystem | s3 | azure), BENCH_DB_URL, BENCH_DB_SCHEMA, BENCH_FS_ROOT,
+ * BENCH_S3 (JSON: endpoint, region, bucket, credentials), BENCH_AZURE (JSON: connectionString,
+ * container), BENCH_STATIC_DIR.
+ */
+import { serve } from "@hono/node-server";
+import { Hono } from "hono";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize } from "node:path";
+import { createAsyncUploads } from "../../server/create-async-uploads";
+import { GiB } from "../../server/registry";
+import { azureStorage } from "../../server/storage/azure";
+import { filesystemStorage } from "../../server/storage/filesystem";
+import { s3Storage } from "../../server/storage/s3";
+import type { StorageDriver } from "../../server/storage/types";
+import { failStart, serveParent } from "../lib/child";
+import { BENCH_FIELD, BENCH_FIELD_SINGLE, BENCH_SECRET } from "../lib/constants";
+import { connectToSchema } from "../lib/database";
+
+function storageFromEnv(): StorageDriver {
+  const backend = process.env.BENCH_BACKEND;
+  if (backend === "filesystem") return filesystemStorage({ root: required("BENCH_FS_ROOT") });
+  if (backend === "s3") {
+    const s3 = JSON.parse(required("BENCH_S3")) as { endpoint: string; region: string; bucket: string; credentials: { accessKeyId: string; secretAccessKey: string } };
+    return s3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials });
+  }
+  if (backend === "azure") {
+    const azure = JSON.parse(required("BENCH_AZURE")) as { connectionString: string; container: string };
+    return azureStorage({ connectionString: azure.connectionString, container: azure.container });
+  }
+  throw new Error(`BENCH_BACKEND must be filesystem, s3 or azure, not ${backend}`);
+}
+
+function required(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set`);
+  return value;
+}
+
+const CONTENT_TYPES: Record<string, string> = { ".html": "text/html; charset=utf-8", ".js": "text/javascript", ".css": "text/css" };
+
+try {
+  const connection = await connectToSchema(required("BENCH_DB_URL"), required("BENCH_DB_SCHEMA"));
+  const uploads = createAsyncUploads({
+    db: connection.db,
+    secret: BENCH_SECRET,
+    storage: storageFromEnv(),
+    // The load generator sends one of many principals in a header; the browser pages send none.
+    getPrincipal: (c) => c.req.header("x-principal") ?? "bench-browser",
+    // 200 files from one browser page are more than the default 100 unsaved uploads per person.
+    // The count query behind this limit still runs on every request.
+    maxPendingUploadsPerPrincipal: 1_000_000,
+  });
+  uploads.registry.register(BENCH_FIELD, { maxSize: 4 * GiB, multiple: true, maxFiles: 1000 });
+  uploads.registry.register(BENCH_FIELD_SINGLE, { maxSize: 4 * GiB, multiple: true, maxFiles: 1000, multipartThreshold: Infinity });
+
+  const app = new Hono();
+  app.route("/async-uploads", uploads.routes);
+  const staticDir = process.env.BENCH_STATIC_DIR;
+  if (staticDir) {
+    const cache = new Map<string, Buffer>();
+    app.get("/static/*", async (c) => {
+      const relative = normalize(c.req.path.slice("/static/".length));
+      if (relative.startsWith("..")) return c.notFound();
+      const path = join(staticDir, relative);
+      let body = cache.get(path);
+      if (!body) {
+        body = await readFile(path).catch(() => undefined);
+        if (!body) return c.notFound();
+        cache.set(path, body);
+      }
+      return c.body(new Uint8Array(body), 200, { "Content-Type": CONTENT_TYPES[extname(path)] ?? "application/octet-stream" });
+    });
+  }
+
+  const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
+    const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
+  });
+  const address = server.address();
+  if (address === null || typeof address === "string") throw new Error("no port");
+  serveParent({ url: `http://127.0.0.1:${address.port}`, pid: process.pid }, {}, async () => {
+    server.close();
+    await connection.close();
+  });
+} catch (error) {
+  failStart(error);
+}
