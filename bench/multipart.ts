@@ -8,7 +8,7 @@
  * (injected in the client), as a long round trip or a per-flow shaper limits one TCP connection —
  * the case parallel parts are for.
  *
- * `npx tsx bench/multipart.ts [--quick]` (not yet in run-all's list: bench/ belongs to its owner).
+ * `npx tsx bench/multipart.ts [--quick]`, or as part of `npm run bench`.
  */
 import { randomBytes } from "node:crypto";
 import { request } from "node:http";

@@ -61,6 +61,10 @@ export interface AsyncFileInputStrings {
 // Binary units, as in the server's own messages ("larger than the 50 MiB allowed").
 const UNITS = ["bytes", "KiB", "MiB", "GiB", "TiB"];
 
+// Building an Intl.NumberFormat is costly and every file row formats sizes on each render; two
+// formatters (0 or 1 fraction digits) serve them all.
+const numberFormats: Intl.NumberFormat[] = [];
+
 function formatSize(bytes: number): string {
   let value = bytes;
   let unit = 0;
@@ -69,7 +73,8 @@ function formatSize(bytes: number): string {
     unit++;
   }
   const digits = unit === 0 || value >= 100 ? 0 : 1;
-  return `${new Intl.NumberFormat(undefined, { maximumFractionDigits: digits }).format(value)} ${UNITS[unit]}`;
+  const format = (numberFormats[digits] ??= new Intl.NumberFormat(undefined, { maximumFractionDigits: digits }));
+  return `${format.format(value)} ${UNITS[unit]}`;
 }
 
 function describeAccept(accept: readonly string[]): string {
