@@ -38,15 +38,17 @@ export function uploadUrlRoutes(deps: RouteDeps): Hono {
     }
 
     const now = deps.now();
-    // A cheap early answer for a principal that is already over the limit; the check that counts is below.
-    await refuseFloods(deps.db, deps, principal, now);
+    const chunked = wantsMultipart(field, request);
+    // Starting a chunked upload has a side effect at the storage, so a principal over the limit is
+    // refused before it; the check that counts is the locked one below.
+    if (chunked) await refuseFloods(deps.db, deps, principal, now);
     const id = crypto.randomUUID();
     const key = makeTempKey(deps.tempPrefix, id, request.filename, now);
     const expiresAt = new Date(now.getTime() + deps.uploadUrlLifetimeMs);
     // Signing first: it has no side effects, so a driver failure leaves no row behind. A chunked upload
     // is started at the storage instead; should the insert below refuse it, the bucket's lifecycle
     // rule for incomplete uploads removes it (no parts can have been sent).
-    const multipart = wantsMultipart(field, request)
+    const multipart = chunked
       ? await startMultipartUpload(field, { key, contentType: request.contentType, size: request.size })
       : null;
     const upload = multipart
