@@ -109,6 +109,10 @@ await runBench(async ({ quick }) => {
   };
   const unlimited = row("loopback, no limit", "none");
   const limited = row(`${formatBytes(perConnection)}/s per connection`, String(perConnection));
+  const limitedPartsOverSingle = ratio(
+    results.get(`parts, 4 in flight|${perConnection}`)!.median,
+    results.get(`one request|${perConnection}`)!.median,
+  );
   return {
     order: 6,
     title: `Chunked uploads: ${formatBytes(size)} as one request and as parts`,
@@ -128,7 +132,8 @@ await runBench(async ({ quick }) => {
       "On an unlimited loopback the parts cannot win: the same bytes cross the same socket, and the filesystem backend writes them twice (parts, then the assembled file). What parts buy there is resumability: a cut costs one part, not the file.",
       "Where one connection is the bottleneck, 4 parts in flight carry up to 4 times as much; S3 and Azure assemble server-side without a second pass through our server.",
     ],
-    headline: [[`${formatBytes(size)} upload, ${formatBytes(perConnection)}/s per connection`, limited[2]!, limited[1]!, limited[5]!]],
+    // The summary's ratios are ours ÷ peer everywhere: here parts ÷ one request (below 1 = parts faster).
+    headline: [[`${formatBytes(size)} upload in parts vs one request, ${formatBytes(perConnection)}/s per connection`, limited[2]!, limited[1]!, limitedPartsOverSingle]],
   };
 });
 
