@@ -5,3 +5,4 @@ export * from "./format-bytes";
 export * from "./multipart";
 export * from "./multipart-schemas";
 export * from "./schemas";
+export * from "./sleep";

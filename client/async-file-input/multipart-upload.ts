@@ -9,7 +9,7 @@ import {
   type SignPartsResponse,
 } from "../../shared/multipart";
 import { UploadFailure } from "./upload-failure";
-import { sleep } from "./sleep";
+import { sleep } from "../../shared/sleep";
 
 /**
  * Large files in parts (`shared/multipart.ts`): a bounded number of parts in flight, each retried with

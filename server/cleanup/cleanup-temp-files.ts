@@ -3,7 +3,8 @@ import type { Database } from "../db/database";
 import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema";
 import { decodeMultipartState } from "../multipart/plan";
 import type { StorageDriver } from "../storage/types";
-import { mapWithConcurrency, sleep } from "./async-utils";
+import { sleep } from "../../shared/sleep";
+import { mapWithConcurrency } from "./async-utils";
 import { validateCleanupOptions, type CleanupOptions, type CleanupUploads as Uploads } from "./options";
 
 export { CleanupUsageError, validateCleanupOptions, type CleanupOptions } from "./options";

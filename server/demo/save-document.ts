@@ -187,21 +187,24 @@ function titleProblem(title: string): string | undefined {
 function fileColumns(name: FileFieldName, result: CommitResult, current: DocumentRow | undefined) {
   const added = result.committed[0];
   const kept = result.key !== null && result.key === (name === "attachment" ? current?.attachmentKey : current?.coverKey);
+  // A new file's facts come from commit, a kept file's from the row; a removed file has none.
+  const pick = <T>(fromCommit: T | undefined, stored: T | null | undefined): T | null =>
+    added ? (fromCommit ?? null) : kept ? (stored ?? null) : null;
   if (name === "attachment") {
     return {
       attachmentKey: result.key,
-      attachmentName: added ? added.filename : kept ? current!.attachmentName : null,
-      attachmentSize: added ? added.size : kept ? current!.attachmentSize : null,
-      attachmentType: added ? added.contentType : kept ? current!.attachmentType : null,
+      attachmentName: pick(added?.filename, current?.attachmentName),
+      attachmentSize: pick(added?.size, current?.attachmentSize),
+      attachmentType: pick(added?.contentType, current?.attachmentType),
     };
   }
   return {
     coverKey: result.key,
-    coverName: added ? added.filename : kept ? current!.coverName : null,
-    coverSize: added ? added.size : kept ? current!.coverSize : null,
-    coverType: added ? added.contentType : kept ? current!.coverType : null,
-    coverWidth: added ? (added.width ?? null) : kept ? current!.coverWidth : null,
-    coverHeight: added ? (added.height ?? null) : kept ? current!.coverHeight : null,
+    coverName: pick(added?.filename, current?.coverName),
+    coverSize: pick(added?.size, current?.coverSize),
+    coverType: pick(added?.contentType, current?.coverType),
+    coverWidth: pick(added?.width, current?.coverWidth),
+    coverHeight: pick(added?.height, current?.coverHeight),
   };
 }
 

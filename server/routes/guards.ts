@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import type { z } from "zod";
 import { AsyncUploadsError } from "../errors";
 
 /** JSON bodies of our routes are a few hundred bytes; anything much larger is abuse. */
@@ -28,14 +29,23 @@ export function sameOriginJson(allowedOrigins: readonly string[]): MiddlewareHan
   };
 }
 
-/** Refuses bodies over `MAX_JSON_BODY_BYTES` while reading them, before parsing. */
-export function smallBody(): MiddlewareHandler {
+/** Refuses bodies over `maxSize` bytes while reading them, before parsing. */
+export function smallBody(maxSize = MAX_JSON_BODY_BYTES): MiddlewareHandler {
   return bodyLimit({
-    maxSize: MAX_JSON_BODY_BYTES,
+    maxSize,
     onError: () => {
-      throw new AsyncUploadsError("invalid_request", `The request body is larger than ${MAX_JSON_BODY_BYTES} bytes.`);
+      throw new AsyncUploadsError("invalid_request", `The request body is larger than ${maxSize} bytes.`);
     },
   });
+}
+
+/** Validates a parsed body with a shared schema; the first problem becomes `invalid_request`. */
+export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const issue = parsed.error.issues[0];
+  const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
+  throw new AsyncUploadsError("invalid_request", `${where}${issue?.message ?? "invalid body"}`);
 }
 
 /** Parses the JSON body, turning a syntax error into `invalid_request`. */

@@ -1,7 +1,5 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { bodyLimit } from "hono/body-limit";
-import type { z } from "zod";
 import { partCountOf, partRange, type CompleteMultipartResponse, type ListPartsResponse, type SignPartsResponse } from "../../shared/multipart";
 import { completeMultipartRequestSchema, multipartKeyRequestSchema, signPartsRequestSchema } from "../../shared/multipart-schemas";
 import { asyncTempFile } from "../db/schema";
@@ -9,7 +7,7 @@ import { AsyncUploadsError } from "../errors";
 import { checkPartList } from "../multipart/check-parts";
 import { abandoned, loadUpload, requireOpen, type OpenUpload } from "../multipart/open-upload";
 import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
-import { readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
+import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
 
 /** A complete request lists up to 10,000 parts with their ETags: about 600 KB at most. */
 const MAX_COMPLETE_BODY_BYTES = 1024 * 1024;
@@ -27,7 +25,7 @@ export function multipartRoutes(deps: RouteDeps): Hono {
     loadUpload(deps.db, deps, key, await requirePrincipal(c, deps.getPrincipal));
 
   app.post("/multipart/sign-parts", sameOrigin, smallBody(), async (c) => {
-    const request = parse(signPartsRequestSchema, await readJson(c));
+    const request = parseBody(signPartsRequestSchema, await readJson(c));
     const open = await upload(c, request.key);
     const state = requireOpen(open);
     const size = open.row.declaredSize;
@@ -50,7 +48,7 @@ export function multipartRoutes(deps: RouteDeps): Hono {
   });
 
   app.post("/multipart/list-parts", sameOrigin, smallBody(), async (c) => {
-    const request = parse(multipartKeyRequestSchema, await readJson(c));
+    const request = parseBody(multipartKeyRequestSchema, await readJson(c));
     const open = await upload(c, request.key);
     const state = requireOpen(open);
     const staged = await open.capability.listParts(open.row.key, state.uploadId);
@@ -65,8 +63,8 @@ export function multipartRoutes(deps: RouteDeps): Hono {
     return c.json(body, 200, NO_STORE);
   });
 
-  app.post("/multipart/complete", sameOrigin, jsonBodyLimit(MAX_COMPLETE_BODY_BYTES), async (c) => {
-    const request = parse(completeMultipartRequestSchema, await readJson(c));
+  app.post("/multipart/complete", sameOrigin, smallBody(MAX_COMPLETE_BODY_BYTES), async (c) => {
+    const request = parseBody(completeMultipartRequestSchema, await readJson(c));
     const principal = await requirePrincipal(c, deps.getPrincipal);
     // Under the row lock: a second completion (a retry whose first answer was lost) waits, then
     // finds the upload complete and answers the same.
@@ -106,7 +104,7 @@ export function multipartRoutes(deps: RouteDeps): Hono {
   });
 
   app.post("/multipart/abort", sameOrigin, smallBody(), async (c) => {
-    const request = parse(multipartKeyRequestSchema, await readJson(c));
+    const request = parseBody(multipartKeyRequestSchema, await readJson(c));
     const principal = await requirePrincipal(c, deps.getPrincipal);
     // The row is marked first: from then on nothing can complete or save it, and cleanup finishes
     // the job (parts still in flight, a storage that failed below) with the upload id it keeps.
@@ -132,21 +130,4 @@ export function multipartRoutes(deps: RouteDeps): Hono {
 async function isAssembled(open: OpenUpload): Promise<boolean> {
   const info = await open.field.storage.stat(open.row.key);
   return info !== null && info.size === open.row.declaredSize;
-}
-
-function parse<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
-  const parsed = schema.safeParse(value);
-  if (parsed.success) return parsed.data;
-  const issue = parsed.error.issues[0];
-  const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-  throw new AsyncUploadsError("invalid_request", `${where}${issue?.message ?? "invalid body"}`);
-}
-
-function jsonBodyLimit(maxSize: number) {
-  return bodyLimit({
-    maxSize,
-    onError: () => {
-      throw new AsyncUploadsError("invalid_request", `The request body is larger than ${maxSize} bytes.`);
-    },
-  });
 }

@@ -10,20 +10,14 @@ import { AsyncUploadsError } from "../errors";
 import { makeTempKey } from "../keys";
 import { startMultipartUpload, wantsMultipart } from "../multipart/plan";
 import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
-import { readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
+import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
 
 /** `POST {base}/upload-url`: checks the request against the field and issues a direct upload target. */
 export function uploadUrlRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
 
   app.post("/upload-url", sameOriginJson(deps.allowedOrigins), smallBody(), async (c) => {
-    const parsed = uploadUrlRequestSchema.safeParse(await readJson(c));
-    if (!parsed.success) {
-      const issue = parsed.error.issues[0];
-      const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
-      throw new AsyncUploadsError("invalid_request", `${where}${issue?.message ?? "invalid body"}`);
-    }
-    const request = parsed.data;
+    const request = parseBody(uploadUrlRequestSchema, await readJson(c));
     const principal = await requirePrincipal(c, deps.getPrincipal);
     const field = deps.registry.get(request.fieldId);
     if (!field) throw new AsyncUploadsError("unknown_field", `There is no upload field "${request.fieldId}".`);
