@@ -1,9 +1,8 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../../helpers/browser";
-import { FIELDS, openPage, startComponentServer, type ComponentServer } from "./harness";
+import type { Page } from "playwright-core";
+import { describe, expect, it } from "vitest";
+import { FIELDS } from "./harness";
 import { chooseFiles, countUploadUrlRequests, formValues, recordedEvents, recordEvents, rowStates, shadowText, textFile, waitForRows } from "./page-helpers";
-import { formWith } from "./suite";
+import { formWith, useComponentSession } from "./suite";
 
 const INPUT = "async-file-input";
 
@@ -13,26 +12,8 @@ const INPUT = "async-file-input";
  * (HTML error pages, a 201 without `upload`) are injected with `page.route`; the rest is real.
  */
 describe("<async-file-input> with bad input", () => {
-  let server: ComponentServer;
-  let browser: Browser;
-  const pages: Page[] = [];
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startComponentServer("filesystem"), launchBrowser()]);
-  });
-  afterEach(async () => {
-    await Promise.all(pages.splice(0).map((page) => page.context().close()));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
-  async function open(body = formWith()) {
-    const opened = await openPage(browser, server.page(body));
-    pages.push(opened.page);
-    return opened;
-  }
+  const session = useComponentSession("filesystem");
+  const { open } = session;
 
   /** Answers `upload-url` with `status` and `body`, uploads one file, and returns what the person sees. */
   async function failUploadUrl(status: number, contentType: string, body: string) {

@@ -1,7 +1,4 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { launchBrowser } from "../../helpers/browser";
-import { openPage, startComponentServer, type ComponentServer } from "./harness";
+import { afterEach, describe, expect, it } from "vitest";
 import {
   chooseFiles,
   countUploadUrlRequests,
@@ -14,33 +11,17 @@ import {
   textFile,
   waitForRows,
 } from "./page-helpers";
-import { formWith } from "./suite";
+import { formWith, useComponentSession } from "./suite";
 
 const INPUT = "async-file-input";
 
 /** The rest of the flow and of the native-input behaviour, on the filesystem backend. */
 describe("<async-file-input> behaviour", () => {
-  let server: ComponentServer;
-  let browser: Browser;
-  const pages: Page[] = [];
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startComponentServer("filesystem"), launchBrowser()]);
+  const session = useComponentSession("filesystem");
+  const { open } = session;
+  afterEach(() => {
+    session.server.clock.offsetMs = 0;
   });
-  afterEach(async () => {
-    server.clock.offsetMs = 0;
-    await Promise.all(pages.splice(0).map((page) => page.context().close()));
-  });
-  afterAll(async () => {
-    await browser?.close();
-    await server?.close();
-  });
-
-  async function open(body = formWith()) {
-    const opened = await openPage(browser, server.page(body));
-    pages.push(opened.page);
-    return opened;
-  }
 
   it("takes a drop (with a drag-over state) and a paste", async () => {
     const { page, errors } = await open();
@@ -107,15 +88,15 @@ describe("<async-file-input> behaviour", () => {
     const { page, errors } = await open();
     const requests = countUploadUrlRequests(page);
     // The first URL is issued by a clock 20 minutes slow, so the server finds it expired on upload.
-    server.clock.offsetMs = -20 * 60_000;
+    session.server.clock.offsetMs = -20 * 60_000;
     await page.route("**/async-uploads/upload-url", async (route) => {
       const response = await route.fetch();
-      server.clock.offsetMs = 0;
+      session.server.clock.offsetMs = 0;
       await route.fulfill({ response });
     });
     const refusals: number[] = [];
     page.on("response", (response) => {
-      if (storageRequests(server.url)(new URL(response.url())) && response.status() === 403) refusals.push(403);
+      if (storageRequests(session.server.url)(new URL(response.url())) && response.status() === 403) refusals.push(403);
     });
     await chooseFiles(page, INPUT, [textFile("late.txt")]);
     await waitForRows(page, INPUT, 1);
@@ -127,7 +108,7 @@ describe("<async-file-input> behaviour", () => {
   it("gives up after 3 network retries with a message, and Retry starts again", async () => {
     const { page, errors } = await open();
     const requests = countUploadUrlRequests(page);
-    const storage = storageRequests(server.url);
+    const storage = storageRequests(session.server.url);
     await page.route(storage, (route) => route.abort("internetdisconnected"));
     await chooseFiles(page, INPUT, [textFile("offline.txt")]);
     await waitForRows(page, INPUT, 1, ["retrying"]);
@@ -145,7 +126,7 @@ describe("<async-file-input> behaviour", () => {
   it("keeps the existing file while a replacement uploads, and brings it back on cancel", async () => {
     const existing = "e2e.file/record-1/7f3a/contract.pdf";
     const { page, errors } = await open(formWith(`value="${existing}" filename="contract.pdf"`));
-    const hold = await holdStorageUploads(page, server.url);
+    const hold = await holdStorageUploads(page, session.server.url);
     await page.locator(`${INPUT} input[type=file]`).setInputFiles([textFile("draft.txt")]);
     await hold.held;
     expect(await rowStates(page, INPUT)).toEqual(["uploading"]);
@@ -158,17 +139,17 @@ describe("<async-file-input> behaviour", () => {
 
   it("blocks a `novalidate` form while uploading", async () => {
     const { page, errors } = await open(formWith().replace("<form ", "<form novalidate "));
-    const hold = await holdStorageUploads(page, server.url);
+    const hold = await holdStorageUploads(page, session.server.url);
     await chooseFiles(page, INPUT, [textFile("slow.txt")]);
     await hold.held;
-    const submitted = server.submissions.length;
+    const submitted = session.server.submissions.length;
     await page.getByRole("button", { name: "Save" }).click();
     await page.waitForTimeout(300);
-    expect(server.submissions.length).toBe(submitted);
+    expect(session.server.submissions.length).toBe(submitted);
     await hold.release();
     await waitForRows(page, INPUT, 1);
     await Promise.all([page.waitForURL(/\/submit$/), page.getByRole("button", { name: "Save" }).click()]);
-    expect(server.submissions.length).toBe(submitted + 1);
+    expect(session.server.submissions.length).toBe(submitted + 1);
     expect(errors).toEqual([]);
   });
 
@@ -185,7 +166,7 @@ describe("<async-file-input> behaviour", () => {
     const { page, errors } = await open();
     await page.setViewportSize({ width: 320, height: 640 });
     await page.emulateMedia({ forcedColors: "active" });
-    const hold = await holdStorageUploads(page, server.url);
+    const hold = await holdStorageUploads(page, session.server.url);
     await chooseFiles(page, INPUT, [textFile(`a-rather-long-file-name-that-must-wrap-somewhere-${"x".repeat(40)}.txt`)]);
     await hold.held;
     const layout = await page.$eval(INPUT, (element) => {

@@ -30,37 +30,51 @@ export function formWith(attributes = "", field: string = FIELDS.single, name = 
 }
 
 /**
+ * Starts the component's server for `backend` and one browser around the surrounding `describe`, and
+ * closes each test's pages after it, so memory stays flat on a small machine.
+ */
+export function useComponentSession(backend: Backend) {
+  let server: ComponentServer | undefined;
+  let browser: Browser | undefined;
+  const pages: Page[] = [];
+  beforeAll(async () => {
+    [server, browser] = await Promise.all([startComponentServer(backend), launchBrowser()]);
+  });
+  afterEach(async () => {
+    await Promise.all(pages.splice(0).map((page) => page.context().close()));
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+  return {
+    get server(): ComponentServer {
+      return server!;
+    },
+    get browser(): Browser {
+      return browser!;
+    },
+    async open(body = formWith()) {
+      const opened = await openPage(browser!, server!.page(body));
+      pages.push(opened.page);
+      return opened;
+    },
+  };
+}
+
+/**
  * The browser cases every backend must pass, through the real server and the real storage
  * (the S3 and Azure emulators with CORS, or the filesystem routes). One browser per backend.
  */
 export function describeComponent(backend: Backend): void {
   describe(`<async-file-input> in Chromium against ${backend}`, () => {
-    let server: ComponentServer;
-    let browser: Browser;
-    const pages: Page[] = [];
-
-    beforeAll(async () => {
-      [server, browser] = await Promise.all([startComponentServer(backend), launchBrowser()]);
-    });
-    // Each test's pages are closed after it, so memory stays flat on a small machine.
-    afterEach(async () => {
-      await Promise.all(pages.splice(0).map((page) => page.context().close()));
-    });
-    afterAll(async () => {
-      await browser?.close();
-      await server?.close();
-    });
-
-    async function open(body = formWith()) {
-      const opened = await openPage(browser, server.page(body));
-      pages.push(opened.page);
-      return opened;
-    }
+    const session = useComponentSession(backend);
+    const { open } = session;
 
     it("uploads one file: progress rises to 100, the key is in FormData, and the form saves it", async () => {
       const { page, errors } = await open();
       const methods: string[] = [];
-      const storage = storageRequests(server.url);
+      const storage = storageRequests(session.server.url);
       page.on("request", (request) => {
         if (storage(new URL(request.url())) && request.method() !== "OPTIONS") methods.push(request.method());
       });
@@ -91,11 +105,11 @@ export function describeComponent(backend: Backend): void {
 
     it("cancel aborts the request and leaves no value", async () => {
       const { page, errors } = await open();
-      const hold = await holdStorageUploads(page, server.url);
+      const hold = await holdStorageUploads(page, session.server.url);
       await chooseFiles(page, INPUT, [textFile("draft.txt")]);
       await hold.held;
       expect(await rowStates(page, INPUT)).toEqual(["uploading"]);
-      const aborted = page.waitForEvent("requestfailed", (request) => storageRequests(server.url)(new URL(request.url())));
+      const aborted = page.waitForEvent("requestfailed", (request) => storageRequests(session.server.url)(new URL(request.url())));
       await page.getByRole("button", { name: "Cancel upload of draft.txt" }).click();
       await aborted;
       await hold.release();
@@ -109,7 +123,7 @@ export function describeComponent(backend: Backend): void {
       const { page, errors } = await open();
       const requests = countUploadUrlRequests(page);
       let refused = 0;
-      await page.route(storageRequests(server.url), (route) => {
+      await page.route(storageRequests(session.server.url), (route) => {
         if (route.request().method() === "OPTIONS" || refused > 0) return route.continue();
         refused++;
         return route.fulfill({
@@ -130,7 +144,7 @@ export function describeComponent(backend: Backend): void {
       const { page, errors } = await open();
       const requests = countUploadUrlRequests(page);
       let failed = 0;
-      await page.route(storageRequests(server.url), (route) => {
+      await page.route(storageRequests(session.server.url), (route) => {
         if (route.request().method() === "OPTIONS" || failed > 0) return route.continue();
         failed++;
         return route.abort("connectionreset");
@@ -164,13 +178,13 @@ export function describeComponent(backend: Backend): void {
 
     it("does not submit while an upload is in progress, and submits once it is done", async () => {
       const { page, errors } = await open();
-      const hold = await holdStorageUploads(page, server.url);
+      const hold = await holdStorageUploads(page, session.server.url);
       await chooseFiles(page, INPUT, [textFile("slow.txt")]);
       await hold.held;
-      const submitted = server.submissions.length;
+      const submitted = session.server.submissions.length;
       await page.getByRole("button", { name: "Save" }).click();
       await page.waitForTimeout(300);
-      expect(server.submissions.length).toBe(submitted);
+      expect(session.server.submissions.length).toBe(submitted);
       expect(new URL(page.url()).pathname).toMatch(/^\/page\//);
       expect(await page.$eval(INPUT, (element) => [element.matches(":invalid"), element.validationMessage])).toEqual([
         true,
@@ -180,8 +194,8 @@ export function describeComponent(backend: Backend): void {
       await hold.release();
       await waitForRows(page, INPUT, 1);
       await Promise.all([page.waitForURL(/\/submit$/), page.getByRole("button", { name: "Save" }).click()]);
-      expect(server.submissions.length).toBe(submitted + 1);
-      expect(server.submissions.at(-1)!.file![0]).toMatch(/\/slow\.txt$/);
+      expect(session.server.submissions.length).toBe(submitted + 1);
+      expect(session.server.submissions.at(-1)!.file![0]).toMatch(/\/slow\.txt$/);
       expect(errors).toEqual([]);
     });
 
@@ -273,7 +287,7 @@ export function describeComponent(backend: Backend): void {
 
     it("uploads several files in parallel, at most 3 at a time, and saves them all", async () => {
       const { page, errors } = await open(formWith('multiple max-files="4"', FIELDS.multiple, "files"));
-      const hold = await holdStorageUploads(page, server.url);
+      const hold = await holdStorageUploads(page, session.server.url);
       const files = [pngFile("a.png"), textFile("b.txt"), textFile("c.txt"), textFile("d.txt")];
       await chooseFiles(page, INPUT, files);
       await page.waitForFunction(() => true);
