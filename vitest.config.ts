@@ -1,6 +1,20 @@
+import { fileURLToPath } from "node:url";
 import { defineConfig } from "vitest/config";
 
+const source = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+
 export default defineConfig({
+  resolve: {
+    // The package's own names, pointed at the sources (as tsconfig.json's "paths").
+    alias: [
+      { find: /^async-uploads\/server$/, replacement: source("./server/index.ts") },
+      { find: /^async-uploads\/s3$/, replacement: source("./server/s3.ts") },
+      { find: /^async-uploads\/azure$/, replacement: source("./server/azure.ts") },
+      { find: /^async-uploads\/filesystem$/, replacement: source("./server/filesystem.ts") },
+      { find: /^async-uploads\/client$/, replacement: source("./client/index.ts") },
+      { find: /^async-uploads\/shared$/, replacement: source("./shared/index.ts") },
+    ],
+  },
   test: {
     include: ["test/**/*.test.ts"],
     // Real services (PostgreSQL, Azurite, s3rver, Chromium) make some tests take a few seconds.

@@ -1,13 +1,13 @@
 import { build, type BuildOptions } from "esbuild";
 import { basename, dirname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
-import { minifyTemplates } from "./minify-templates";
+import { minifyTemplates } from "./minify-templates.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "..");
 
 /** Where `npm run build:client` writes; dist/ is not committed. */
-export const CLIENT_DIST = join(root, "dist/client");
+export const CLIENT_DIST = join(root, "dist/browser");
 
 /** The two bundles: with Lit inside, and with `lit` left as imports for apps that already ship it. */
 export const BUNDLES = {
@@ -20,7 +20,7 @@ export type BundleName = keyof typeof BUNDLES;
 export interface BuildClientOptions {
   /** Write to `outdir` (with source maps), or only return the code. @default true */
   write?: boolean;
-  /** @default dist/client */
+  /** @default dist/browser */
   outdir?: string;
 }
 
@@ -57,5 +57,5 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Rec
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const files = await buildClient();
-  for (const [name, code] of Object.entries(files)) console.log(`dist/client/${name}  ${code.byteLength} bytes`);
+  for (const [name, code] of Object.entries(files)) console.log(`dist/browser/${name}  ${code.byteLength} bytes`);
 }

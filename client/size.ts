@@ -1,5 +1,5 @@
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { buildClient } from "./build";
+import { buildClient } from "./build.js";
 
 /** Prints the raw, gzip and brotli sizes of both client bundles (`npm run size:client`). */
 const files = await buildClient({ write: false });

@@ -1,11 +1,12 @@
 import type { Context, Hono } from "hono";
-import { commitUpload, type CommitRequest, type CommitResult } from "./commit/commit";
-import type { Database } from "./db/database";
-import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys";
-import { FieldRegistry } from "./registry";
-import type { RouteDeps } from "./routes/deps";
-import { createRoutes } from "./routes/index";
-import type { StorageDriver } from "./storage/types";
+import { commitUpload, type CommitRequest, type CommitResult } from "./commit/commit.js";
+import type { Database } from "./db/database.js";
+import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys.js";
+import { findPendingUpload, type PendingUpload, type PendingUploadQuery } from "./pending-upload.js";
+import { FieldRegistry } from "./registry.js";
+import type { RouteDeps } from "./routes/deps.js";
+import { createRoutes } from "./routes/index.js";
+import type { StorageDriver } from "./storage/types.js";
 
 export interface AsyncUploadsOptions {
   /** drizzle database (postgres.js or PGlite) holding `async_temp_file`. */
@@ -47,6 +48,11 @@ export interface AsyncUploads {
    * deleted if it rolls back. The simplest correct way to save a form.
    */
   transaction<T>(save: (tx: Database, commit: (request: Omit<CommitRequest, "tx">) => Promise<CommitResult>) => Promise<T>): Promise<T>;
+  /**
+   * The pending upload a posted form value names, if it is still usable by this principal for this
+   * field; for showing the form again after a refused save without uploading the file again.
+   */
+  findPendingUpload(query: PendingUploadQuery): Promise<PendingUpload | null>;
   /** The resolved settings, for the cleanup command. */
   settings: Readonly<{ tempPrefix: string; uploadUrlLifetimeMs: number; tempFileLifetimeMs: number }>;
   db: Database;
@@ -113,6 +119,7 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
       await Promise.all(results.map((result) => result.afterCommit()));
       return value;
     },
+    findPendingUpload: (query) => findPendingUpload(options.db, query, now()),
     settings: { tempPrefix: deps.tempPrefix, uploadUrlLifetimeMs: deps.uploadUrlLifetimeMs, tempFileLifetimeMs: deps.tempFileLifetimeMs },
     db: options.db,
   };

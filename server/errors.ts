@@ -1,4 +1,4 @@
-import { ERROR_STATUS, type ErrorBody, type ErrorCode } from "../shared/errors";
+import { ERROR_STATUS, type ErrorBody, type ErrorCode } from "../shared/errors.js";
 
 /**
  * The one error class of the server: a code from the HTTP contract and a message a person can read.

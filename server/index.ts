@@ -1,11 +1,14 @@
-export { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from "./create-async-uploads";
-export { cleanupTempFiles, type CleanupOptions, type CleanupProgress, type CleanupSummary } from "./cleanup/cleanup-temp-files";
-export type { CommitRequest, CommitResult, CommittedFile } from "./commit/commit";
-export { connectDatabase, type Connection, type ConnectOptions, type Database } from "./db/database";
-export { asyncTempFile, type AsyncTempFile } from "./db/schema";
-export { AsyncUploadsError } from "./errors";
-export { FieldRegistry, GiB, KiB, MiB, type Field, type FieldOptions } from "./registry";
-export { azureStorage } from "./storage/azure";
-export { filesystemStorage } from "./storage/filesystem";
-export { s3Storage } from "./storage/s3";
-export type { StorageDriver } from "./storage/types";
+// `async-uploads/server`: everything an app needs on the server but the storage drivers, which live on
+// their own subpaths (`async-uploads/s3`, `/azure`, `/filesystem`) so an app loads only the SDK it uses.
+export { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from "./create-async-uploads.js";
+export { cleanupTempFiles, type CleanupOptions, type CleanupProgress, type CleanupSummary } from "./cleanup/cleanup-temp-files.js";
+export type { LoadedUploads } from "./cleanup/cli.js";
+export type { CommitRequest, CommitResult, CommittedFile } from "./commit/commit.js";
+export { connectDatabase, type Connection, type ConnectOptions, type Database } from "./db/database.js";
+export { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, migrateAsyncUploads, type MigrateOptions } from "./db/migrate.js";
+export { asyncTempFile, type AsyncTempFile } from "./db/schema.js";
+export { AsyncUploadsError } from "./errors.js";
+export { MissingPeerDependencyError } from "./peer-dependency.js";
+export type { PendingUpload, PendingUploadQuery } from "./pending-upload.js";
+export { FieldRegistry, GiB, KiB, MiB, type Field, type FieldOptions } from "./registry.js";
+export type { StorageDriver } from "./storage/types.js";

@@ -1,4 +1,4 @@
-import { safeFilename } from "../shared/filename";
+import { safeFilename } from "../shared/filename.js";
 
 /** Default prefix under which uploads wait for their form to be saved. */
 export const DEFAULT_TEMP_PREFIX = "async-temp/";

@@ -1,6 +1,6 @@
-import { acceptEntryProblem, type AcceptList } from "../shared/accept";
-import { FIELD_ID } from "../shared/schemas";
-import type { StorageDriver } from "./storage/types";
+import { acceptEntryProblem, type AcceptList } from "../shared/accept.js";
+import { FIELD_ID } from "../shared/schemas.js";
+import type { StorageDriver } from "./storage/types.js";
 
 export const KiB = 1024;
 export const MiB = 1024 * KiB;

@@ -1,6 +1,6 @@
 import { createHmac, timingSafeEqual } from "node:crypto";
-import { AsyncUploadsError } from "./errors";
-import type { LocalUrlClaims } from "./storage/types";
+import { AsyncUploadsError } from "./errors.js";
+import type { LocalUrlClaims } from "./storage/types.js";
 
 /**
  * Tokens for the filesystem backend's own upload and download routes: `base64url(JSON claims)` + "." +

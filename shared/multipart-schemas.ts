@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { MAX_PARTS, MAX_SIGN_PARTS_BATCH } from "./multipart";
+import { MAX_PARTS, MAX_SIGN_PARTS_BATCH } from "./multipart.js";
 
 /** Request bodies of the chunked-upload routes (`multipart.ts`), validated by the server. */
 

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { filenameProblem } from "./filename";
+import { filenameProblem } from "./filename.js";
 
 /** A MIME type without parameters, as browsers give it in `File.type`. */
 export const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;

@@ -1,18 +1,18 @@
 import { LitElement, html, nothing, svg, type PropertyValues } from "lit";
 import { property, state } from "lit/decorators.js";
 import { repeat } from "lit/directives/repeat.js";
-import { styles } from "./async-file-input.styles";
+import { styles } from "./async-file-input.styles.js";
 import {
   AsyncUploadCompleteEvent,
   AsyncUploadErrorEvent,
   AsyncUploadProgressEvent,
   AsyncUploadStartEvent,
-} from "./events";
-import { DropController } from "./drop-controller";
-import { parseAccept, sortSelection } from "./file-checks";
-import { isBusy, keyOf, nameOf, percentOf, renderFileRow, type Entry, type RowAction, type StoredEntry, type UploadEntry } from "./file-row";
-import { onStringsChange, strings } from "./strings";
-import { UploadEngine, type Upload, type UploadStatus } from "./upload-engine";
+} from "./events.js";
+import { DropController } from "./drop-controller.js";
+import { parseAccept, sortSelection } from "./file-checks.js";
+import { isBusy, keyOf, nameOf, percentOf, renderFileRow, type Entry, type RowAction, type StoredEntry, type UploadEntry } from "./file-row.js";
+import { onStringsChange, strings } from "./strings.js";
+import { UploadEngine, type Upload, type UploadStatus } from "./upload-engine.js";
 
 const uploadIcon = svg`<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M12 15V4m-5 5 5-5 5 5M4 15v4h16v-4"/></svg>`;
 

@@ -1,5 +1,5 @@
 import type { ReactiveController, ReactiveControllerHost } from "lit";
-import { filesOfDrop } from "./file-checks";
+import { filesOfDrop } from "./file-checks.js";
 
 export interface DropOptions {
   disabled(): boolean;

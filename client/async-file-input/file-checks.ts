@@ -1,6 +1,6 @@
-import { acceptEntryProblem, extensionOf, matchesAccept } from "../../shared/accept";
-import { filenameProblem } from "../../shared/filename";
-import { strings } from "./strings";
+import { acceptEntryProblem, extensionOf, matchesAccept } from "../../shared/accept.js";
+import { filenameProblem } from "../../shared/filename.js";
+import { strings } from "./strings.js";
 
 /** Why a file was refused before any request was made. */
 export type RefusalCode = "empty_file" | "file_too_large" | "type_not_allowed" | "invalid_filename" | "folder" | "too_many_files";

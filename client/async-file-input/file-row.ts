@@ -1,7 +1,7 @@
 import { html, nothing, svg, type TemplateResult } from "lit";
 import { styleMap } from "lit/directives/style-map.js";
-import { strings } from "./strings";
-import type { Upload } from "./upload-engine";
+import { strings } from "./strings.js";
+import type { Upload } from "./upload-engine.js";
 
 /** A file that was stored before this page loaded (edit forms), or restored by the browser. */
 export interface StoredEntry {

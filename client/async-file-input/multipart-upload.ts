@@ -7,9 +7,9 @@ import {
   type MultipartUploadUrlResponse,
   type PartTarget,
   type SignPartsResponse,
-} from "../../shared/multipart";
-import { UploadFailure } from "./upload-failure";
-import { sleep } from "../../shared/sleep";
+} from "../../shared/multipart.js";
+import { UploadFailure } from "./upload-failure.js";
+import { sleep } from "../../shared/sleep.js";
 
 /**
  * Large files in parts (`shared/multipart.ts`): a bounded number of parts in flight, each retried with

@@ -1,4 +1,4 @@
-import type { UploadFailureInfo } from "./upload-failure";
+import type { UploadFailureInfo } from "./upload-failure.js";
 
 /**
  * Every string `<async-file-input>` shows or announces, in one place. Translate by passing some or all

@@ -1,7 +1,7 @@
-import type { MultipartUploadUrlResponse } from "../../shared/multipart";
-import type { UploadTarget, UploadUrlRequest, UploadUrlResponse } from "../../shared/schemas";
-import { isMultipartResponse } from "./multipart-upload";
-import { UploadFailure } from "./upload-failure";
+import type { MultipartUploadUrlResponse } from "../../shared/multipart.js";
+import type { UploadTarget, UploadUrlRequest, UploadUrlResponse } from "../../shared/schemas.js";
+import { isMultipartResponse } from "./multipart-upload.js";
+import { UploadFailure } from "./upload-failure.js";
 
 /** The two network steps of an upload; replaceable so the engine can be tested without a browser. */
 export interface Transport {

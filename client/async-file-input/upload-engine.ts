@@ -1,7 +1,7 @@
-import { findResumable, resumeInParts, uploadInParts } from "./multipart-upload";
-import { browserTransport, type Transport } from "./transport";
-import { UploadFailure } from "./upload-failure";
-import { sleep } from "../../shared/sleep";
+import { findResumable, resumeInParts, uploadInParts } from "./multipart-upload.js";
+import { browserTransport, type Transport } from "./transport.js";
+import { UploadFailure } from "./upload-failure.js";
+import { sleep } from "../../shared/sleep.js";
 
 /**
  * `queued` → `requesting` (asking our server for a target) → `uploading` (bytes to storage) → `done`;

@@ -1,4 +1,4 @@
-import type { ErrorCode } from "../../shared/errors";
+import type { ErrorCode } from "../../shared/errors.js";
 
 /**
  * Why an upload did not finish. Server codes (`file_too_large`, `forbidden`, …) come from the error body

@@ -1,13 +1,13 @@
 import { and, asc, inArray, notInArray, sql } from "drizzle-orm";
-import type { Database } from "../db/database";
-import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema";
-import { decodeMultipartState } from "../multipart/plan";
-import type { StorageDriver } from "../storage/types";
-import { sleep } from "../../shared/sleep";
-import { mapWithConcurrency } from "./async-utils";
-import { validateCleanupOptions, type CleanupOptions, type CleanupUploads as Uploads } from "./options";
+import type { Database } from "../db/database.js";
+import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema.js";
+import { decodeMultipartState } from "../multipart/plan.js";
+import type { StorageDriver } from "../storage/types.js";
+import { sleep } from "../../shared/sleep.js";
+import { mapWithConcurrency } from "./async-utils.js";
+import { validateCleanupOptions, type CleanupOptions, type CleanupUploads as Uploads } from "./options.js";
 
-export { CleanupUsageError, validateCleanupOptions, type CleanupOptions } from "./options";
+export { CleanupUsageError, validateCleanupOptions, type CleanupOptions } from "./options.js";
 
 /** Storage calls in flight at once within one batch. */
 const DELETE_CONCURRENCY = 8;

@@ -3,11 +3,11 @@ import { resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import ms from "ms";
-import type { AsyncUploads } from "../create-async-uploads";
+import type { AsyncUploads } from "../create-async-uploads.js";
 import {
   cleanupTempFiles, CleanupUsageError, errorLine, validateCleanupOptions, type CleanupOptions, type CleanupSummary,
-} from "./cleanup-temp-files";
-import { createProgressWriter, formatSummary, type OutputStream } from "./report";
+} from "./cleanup-temp-files.js";
+import { createProgressWriter, formatSummary, type OutputStream } from "./report.js";
 
 export const USAGE = `Usage: async-uploads cleanup-temp-files [options]
 

@@ -1,6 +1,6 @@
 import ms from "ms";
-import type { AsyncUploads } from "../create-async-uploads";
-import type { CleanupProgress } from "./cleanup-temp-files";
+import type { AsyncUploads } from "../create-async-uploads.js";
+import type { CleanupProgress } from "./cleanup-temp-files.js";
 
 /** The default threshold; the configured temp file lifetime wins when it is longer. */
 export const DEFAULT_OLDER_THAN_MS = 24 * 60 * 60 * 1000;

@@ -1,6 +1,6 @@
 import ms from "ms";
-import { formatBytes } from "../../shared/format-bytes";
-import type { CleanupProgress, CleanupSummary } from "./cleanup-temp-files";
+import { formatBytes } from "../../shared/format-bytes.js";
+import type { CleanupProgress, CleanupSummary } from "./cleanup-temp-files.js";
 
 /** Where the CLI writes; a test passes strings collectors. */
 export interface OutputStream {

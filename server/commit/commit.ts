@@ -1,10 +1,10 @@
 import { and, eq, ne } from "drizzle-orm";
-import type { Database } from "../db/database";
-import { asyncTempFile, type AsyncTempFile } from "../db/schema";
-import { AsyncUploadsError } from "../errors";
-import { basenameOfKey, finalKeyProblem } from "../keys";
-import type { Field, FieldRegistry } from "../registry";
-import { verifyStoredObject } from "./verify-object";
+import type { Database } from "../db/database.js";
+import { asyncTempFile, type AsyncTempFile } from "../db/schema.js";
+import { AsyncUploadsError } from "../errors.js";
+import { basenameOfKey, finalKeyProblem } from "../keys.js";
+import type { Field, FieldRegistry } from "../registry.js";
+import { verifyStoredObject } from "./verify-object.js";
 
 export interface CommitRequest {
   fieldId: string;

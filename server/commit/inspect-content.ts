@@ -1,6 +1,6 @@
 import { fileTypeFromBuffer } from "file-type";
 import { imageSize } from "image-size";
-import { extensionOf } from "../../shared/accept";
+import { extensionOf } from "../../shared/accept.js";
 
 /** Bytes read from the start of an object: enough for file-type's signatures and most image headers. */
 export const SNIFF_BYTES = 64 * 1024;

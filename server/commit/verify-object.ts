@@ -1,8 +1,8 @@
-import { extensionOf, matchesAccept, type AcceptList } from "../../shared/accept";
-import type { AsyncTempFile } from "../db/schema";
-import { basenameOfKey } from "../keys";
-import type { Field } from "../registry";
-import { inspectContent, SNIFF_BYTES, type InspectedContent } from "./inspect-content";
+import { extensionOf, matchesAccept, type AcceptList } from "../../shared/accept.js";
+import type { AsyncTempFile } from "../db/schema.js";
+import { basenameOfKey } from "../keys.js";
+import type { Field } from "../registry.js";
+import { inspectContent, SNIFF_BYTES, type InspectedContent } from "./inspect-content.js";
 
 export type Verification =
   | { ok: true; size: number; content: InspectedContent }

@@ -1,12 +1,11 @@
 import { mkdirSync } from "node:fs";
-import { fileURLToPath } from "node:url";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { importPeer } from "../peer-dependency.js";
+import { migrateAsyncUploads } from "./migrate.js";
 
 /** Any drizzle PostgreSQL database or transaction: postgres.js, PGlite, or a `tx` inside either. */
 // biome-ignore lint: drizzle's own generic parameters
 export type Database = PgDatabase<PgQueryResultHKT, any, any>;
-
-export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
 
 export interface ConnectOptions {
   /** A `postgres://` URL; when absent an embedded PGlite database is used. */
@@ -23,14 +22,14 @@ export interface Connection {
 }
 
 /**
- * Opens the database and applies the committed drizzle-kit migrations, so the app, the cleanup
- * command and the tests all start from the same schema.
+ * Opens the database and applies the library's migrations (its own tables and journal only; the app's
+ * tables are the app's to migrate), so the app, the cleanup command and the tests start from the same
+ * schema. `postgres` (for a URL) or `@electric-sql/pglite` must be installed.
  */
 export async function connectDatabase(options: ConnectOptions = {}): Promise<Connection> {
   if (options.url) {
-    const { default: postgres } = await import("postgres");
+    const { default: postgres } = await importPeer(() => import("postgres"), ["postgres"], "connectDatabase({ url })");
     const { drizzle } = await import("drizzle-orm/postgres-js");
-    const { migrate } = await import("drizzle-orm/postgres-js/migrator");
     const client = postgres(options.url, {
       onnotice: () => {},
       max: 10,
@@ -39,19 +38,23 @@ export async function connectDatabase(options: ConnectOptions = {}): Promise<Con
     const db = drizzle(client);
     try {
       if (options.schema) await client.unsafe(`create schema if not exists "${options.schema}"`);
-      await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER, migrationsSchema: options.schema ?? "drizzle" });
+      await migrateAsyncUploads(db, { migrationsSchema: options.schema ?? "drizzle" });
     } catch (error) {
       await client.end({ timeout: 1 });
       throw error;
     }
     return { db, close: () => client.end({ timeout: 5 }) };
   }
-  const { PGlite } = await import("@electric-sql/pglite");
+  const { PGlite } = await importPeer(() => import("@electric-sql/pglite"), ["@electric-sql/pglite"], "connectDatabase() without a url (embedded PGlite)");
   const { drizzle } = await import("drizzle-orm/pglite");
-  const { migrate } = await import("drizzle-orm/pglite/migrator");
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
   const client = new PGlite(options.dataDir);
   const db = drizzle(client);
-  await migrate(db, { migrationsFolder: MIGRATIONS_FOLDER });
+  try {
+    await migrateAsyncUploads(db);
+  } catch (error) {
+    await client.close();
+    throw error;
+  }
   return { db, close: () => client.close() };
 }

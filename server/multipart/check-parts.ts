@@ -1,5 +1,5 @@
-import { formatBytes } from "../../shared/format-bytes";
-import { partCountOf, partRange, type StagedPart } from "../../shared/multipart";
+import { formatBytes } from "../../shared/format-bytes.js";
+import { partCountOf, partRange, type StagedPart } from "../../shared/multipart.js";
 
 export interface PartListPlan {
   /** Declared size of the whole file. */

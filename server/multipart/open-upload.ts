@@ -1,10 +1,10 @@
 import { eq } from "drizzle-orm";
-import type { Database } from "../db/database";
-import { asyncTempFile, type AsyncTempFile } from "../db/schema";
-import { AsyncUploadsError } from "../errors";
-import type { Field, FieldRegistry } from "../registry";
-import type { MultipartCapability } from "../storage/types";
-import { decodeMultipartState, type MultipartState } from "./plan";
+import type { Database } from "../db/database.js";
+import { asyncTempFile, type AsyncTempFile } from "../db/schema.js";
+import { AsyncUploadsError } from "../errors.js";
+import type { Field, FieldRegistry } from "../registry.js";
+import type { MultipartCapability } from "../storage/types.js";
+import { decodeMultipartState, type MultipartState } from "./plan.js";
 
 export interface OpenUpload {
   row: AsyncTempFile;

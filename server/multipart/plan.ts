@@ -1,8 +1,8 @@
-import { formatBytes } from "../../shared/format-bytes";
-import { MAX_PARTS, partCountOf, type MultipartPlan } from "../../shared/multipart";
-import { AsyncUploadsError } from "../errors";
-import type { Field } from "../registry";
-import type { MultipartCapability } from "../storage/types";
+import { formatBytes } from "../../shared/format-bytes.js";
+import { MAX_PARTS, partCountOf, type MultipartPlan } from "../../shared/multipart.js";
+import { AsyncUploadsError } from "../errors.js";
+import type { Field } from "../registry.js";
+import type { MultipartCapability } from "../storage/types.js";
 
 /**
  * What `async_temp_file.upload_id` holds while a chunked upload is open: the storage's upload id and

@@ -1,8 +1,8 @@
 import type { Context } from "hono";
-import type { Database } from "../db/database";
-import type { FieldRegistry } from "../registry";
-import type { UrlContext } from "../storage/types";
-import { signToken } from "../tokens";
+import type { Database } from "../db/database.js";
+import type { FieldRegistry } from "../registry.js";
+import type { UrlContext } from "../storage/types.js";
+import { signToken } from "../tokens.js";
 
 /** What the routes need from `createAsyncUploads`; every field is already validated and defaulted. */
 export interface RouteDeps {

@@ -1,9 +1,9 @@
 import { Hono } from "hono";
-import { INSTANCE_ID } from "../../shared/schemas";
-import { AsyncUploadsError } from "../errors";
-import { basenameOfKey } from "../keys";
-import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
-import { requirePrincipal } from "./guards";
+import { INSTANCE_ID } from "../../shared/schemas.js";
+import { AsyncUploadsError } from "../errors.js";
+import { basenameOfKey } from "../keys.js";
+import { basePathOf, urlContextFor, type RouteDeps } from "./deps.js";
+import { requirePrincipal } from "./guards.js";
 
 /**
  * `GET {base}/download/{fieldId}/{instanceId}[?key=…]`: after the field's `canDownload`, redirects to a

@@ -1,12 +1,12 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { partRange } from "../../shared/multipart";
-import { asyncTempFile } from "../db/schema";
-import { AsyncUploadsError } from "../errors";
-import { decodeMultipartState } from "../multipart/plan";
-import type { FilesystemStorage } from "../storage/filesystem";
-import { verifyToken } from "../tokens";
-import type { RouteDeps } from "./deps";
+import { partRange } from "../../shared/multipart.js";
+import { asyncTempFile } from "../db/schema.js";
+import { AsyncUploadsError } from "../errors.js";
+import { decodeMultipartState } from "../multipart/plan.js";
+import type { FilesystemStorage } from "../storage/filesystem.js";
+import { verifyToken } from "../tokens.js";
+import type { RouteDeps } from "./deps.js";
 
 /**
  * `PUT {base}/fs/upload-part/{token}`: one part of a chunked upload to the filesystem backend. The

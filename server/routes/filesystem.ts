@@ -1,12 +1,12 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { asyncTempFile } from "../db/schema";
-import { AsyncUploadsError } from "../errors";
-import { contentDisposition } from "../storage/content-disposition";
-import type { StorageDriver } from "../storage/types";
-import type { FilesystemStorage } from "../storage/filesystem";
-import { verifyToken } from "../tokens";
-import type { RouteDeps } from "./deps";
+import { asyncTempFile } from "../db/schema.js";
+import { AsyncUploadsError } from "../errors.js";
+import { contentDisposition } from "../storage/content-disposition.js";
+import type { StorageDriver } from "../storage/types.js";
+import type { FilesystemStorage } from "../storage/filesystem.js";
+import { verifyToken } from "../tokens.js";
+import type { RouteDeps } from "./deps.js";
 
 /**
  * The filesystem backend's own upload and download routes. They are authorised by the signed token

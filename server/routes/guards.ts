@@ -1,7 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { z } from "zod";
-import { AsyncUploadsError } from "../errors";
+import { AsyncUploadsError } from "../errors.js";
 
 /** JSON bodies of our routes are a few hundred bytes; anything much larger is abuse. */
 export const MAX_JSON_BODY_BYTES = 16 * 1024;

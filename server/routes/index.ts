@@ -1,13 +1,13 @@
 import { Hono } from "hono";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { AsyncUploadsError } from "../errors";
-import type { RouteDeps } from "./deps";
-import { downloadRoutes } from "./download";
-import { filesystemRoutes } from "./filesystem";
-import { filesystemPartRoutes } from "./filesystem-parts";
-import { multipartRoutes } from "./multipart";
-import { uploadUrlRoutes } from "./upload-url";
+import { AsyncUploadsError } from "../errors.js";
+import type { RouteDeps } from "./deps.js";
+import { downloadRoutes } from "./download.js";
+import { filesystemRoutes } from "./filesystem.js";
+import { filesystemPartRoutes } from "./filesystem-parts.js";
+import { multipartRoutes } from "./multipart.js";
+import { uploadUrlRoutes } from "./upload-url.js";
 
 /** All routes of the HTTP contract, to mount where the app likes (`app.route("/async-uploads", routes)`). */
 export function createRoutes(deps: RouteDeps): Hono {

@@ -1,13 +1,13 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
-import { partCountOf, partRange, type CompleteMultipartResponse, type ListPartsResponse, type SignPartsResponse } from "../../shared/multipart";
-import { completeMultipartRequestSchema, multipartKeyRequestSchema, signPartsRequestSchema } from "../../shared/multipart-schemas";
-import { asyncTempFile } from "../db/schema";
-import { AsyncUploadsError } from "../errors";
-import { checkPartList } from "../multipart/check-parts";
-import { abandoned, loadUpload, requireOpen, type OpenUpload } from "../multipart/open-upload";
-import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
-import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
+import { partCountOf, partRange, type CompleteMultipartResponse, type ListPartsResponse, type SignPartsResponse } from "../../shared/multipart.js";
+import { completeMultipartRequestSchema, multipartKeyRequestSchema, signPartsRequestSchema } from "../../shared/multipart-schemas.js";
+import { asyncTempFile } from "../db/schema.js";
+import { AsyncUploadsError } from "../errors.js";
+import { checkPartList } from "../multipart/check-parts.js";
+import { abandoned, loadUpload, requireOpen, type OpenUpload } from "../multipart/open-upload.js";
+import { basePathOf, urlContextFor, type RouteDeps } from "./deps.js";
+import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
 
 /** A complete request lists up to 10,000 parts with their ETags: about 600 KB at most. */
 const MAX_COMPLETE_BODY_BYTES = 1024 * 1024;

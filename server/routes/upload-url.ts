@@ -1,16 +1,16 @@
 import { and, count, eq, gt, sql } from "drizzle-orm";
 import { Hono } from "hono";
-import { extensionOf, matchesAccept } from "../../shared/accept";
-import { formatBytes } from "../../shared/format-bytes";
-import type { MultipartUploadUrlResponse } from "../../shared/multipart";
-import { uploadUrlRequestSchema, type UploadUrlResponse } from "../../shared/schemas";
-import type { Database } from "../db/database";
-import { asyncTempFile } from "../db/schema";
-import { AsyncUploadsError } from "../errors";
-import { makeTempKey } from "../keys";
-import { startMultipartUpload, wantsMultipart } from "../multipart/plan";
-import { basePathOf, urlContextFor, type RouteDeps } from "./deps";
-import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards";
+import { extensionOf, matchesAccept } from "../../shared/accept.js";
+import { formatBytes } from "../../shared/format-bytes.js";
+import type { MultipartUploadUrlResponse } from "../../shared/multipart.js";
+import { uploadUrlRequestSchema, type UploadUrlResponse } from "../../shared/schemas.js";
+import type { Database } from "../db/database.js";
+import { asyncTempFile } from "../db/schema.js";
+import { AsyncUploadsError } from "../errors.js";
+import { makeTempKey } from "../keys.js";
+import { startMultipartUpload, wantsMultipart } from "../multipart/plan.js";
+import { basePathOf, urlContextFor, type RouteDeps } from "./deps.js";
+import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
 
 /** `POST {base}/upload-url`: checks the request against the field and issues a direct upload target. */
 export function uploadUrlRoutes(deps: RouteDeps): Hono {

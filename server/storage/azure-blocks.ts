@@ -1,7 +1,7 @@
 import { RestError, type BlockBlobClient } from "@azure/storage-blob";
-import type { StagedPart } from "../../shared/multipart";
-import { driverError } from "./driver-error";
-import type { MultipartCapability } from "./types";
+import type { StagedPart } from "../../shared/multipart.js";
+import { driverError } from "./driver-error.js";
+import type { MultipartCapability } from "./types.js";
 
 /** Azure's limits: a block holds at most 4000 MiB (service version 2019-12-12 and later); there is no minimum. */
 export const AZURE_MAX_BLOCK_SIZE = 4000 * 1024 ** 2;

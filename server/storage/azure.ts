@@ -9,10 +9,10 @@ import {
   type ContainerClient,
 } from "@azure/storage-blob";
 import type { Readable } from "node:stream";
-import { azureBlocks } from "./azure-blocks";
-import { contentDisposition } from "./content-disposition";
-import { driverError } from "./driver-error";
-import type { StorageDriver } from "./types";
+import { azureBlocks } from "./azure-blocks.js";
+import { contentDisposition } from "./content-disposition.js";
+import { driverError } from "./driver-error.js";
+import type { StorageDriver } from "./types.js";
 
 const MiB = 1024 ** 2;
 /** How long the service may read the source of a copy; an async copy of a large blob takes a while. */

@@ -2,11 +2,11 @@ import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { readdir, rename, rm, rmdir, stat } from "node:fs/promises";
 import { dirname, resolve, sep } from "node:path";
-import type { StagedPart } from "../../shared/multipart";
-import { AsyncUploadsError } from "../errors";
-import { driverError } from "./driver-error";
-import type { UploadBody } from "./filesystem";
-import type { MultipartCapability } from "./types";
+import type { StagedPart } from "../../shared/multipart.js";
+import { AsyncUploadsError } from "../errors.js";
+import { driverError } from "./driver-error.js";
+import type { UploadBody } from "./filesystem.js";
+import type { MultipartCapability } from "./types.js";
 
 /** What the chunks need from the filesystem driver they belong to. */
 export interface ChunkStore {

@@ -3,10 +3,10 @@ import { link, mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises
 import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AsyncUploadsError } from "../errors";
-import { driverError } from "./driver-error";
-import { filesystemChunks, type FilesystemChunks } from "./filesystem-chunks";
-import type { StorageDriver } from "./types";
+import { AsyncUploadsError } from "../errors.js";
+import { driverError } from "./driver-error.js";
+import { filesystemChunks, type FilesystemChunks } from "./filesystem-chunks.js";
+import type { StorageDriver } from "./types.js";
 
 export interface FilesystemStorageOptions {
   /** Directory that holds every stored file; keys are paths below it. Created when missing. */

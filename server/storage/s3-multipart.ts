@@ -7,9 +7,9 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { StagedPart } from "../../shared/multipart";
-import { driverError, secondsUntil } from "./driver-error";
-import type { MultipartCapability } from "./types";
+import type { StagedPart } from "../../shared/multipart.js";
+import { driverError, secondsUntil } from "./driver-error.js";
+import type { MultipartCapability } from "./types.js";
 
 /** S3's own limits: every part but the last at least 5 MiB, none over 5 GiB. */
 export const S3_MIN_PART_SIZE = 5 * 1024 ** 2;

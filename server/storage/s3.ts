@@ -10,12 +10,12 @@ import {
 } from "@aws-sdk/client-s3";
 import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
-import type { UploadTarget } from "../../shared/schemas";
-import { contentDisposition } from "./content-disposition";
-import { driverError, secondsUntil } from "./driver-error";
-import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart";
-import { copySourceOf, multipartCopy } from "./s3-multipart-copy";
-import type { StorageDriver } from "./types";
+import type { UploadTarget } from "../../shared/schemas.js";
+import { contentDisposition } from "./content-disposition.js";
+import { driverError, secondsUntil } from "./driver-error.js";
+import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart.js";
+import { copySourceOf, multipartCopy } from "./s3-multipart-copy.js";
+import type { StorageDriver } from "./types.js";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;

@@ -1,5 +1,5 @@
-import type { PartTarget, StagedPart } from "../../shared/multipart";
-import type { UploadTarget } from "../../shared/schemas";
+import type { PartTarget, StagedPart } from "../../shared/multipart.js";
+import type { UploadTarget } from "../../shared/schemas.js";
 
 /** What a driver knows about a stored object. */
 export interface ObjectInfo {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ATTACHMENT_FIELD, COVER_FIELD } from "../../../server/demo/fields";
-import { documents } from "../../../server/demo/schema";
+import { ATTACHMENT_FIELD, COVER_FIELD } from "../../../demo/fields";
+import { documents } from "../../../demo/schema";
 import { BACKENDS, PDF_BYTES, PNG_1x1, Visitor, componentValue, fieldError, startDemo, type DemoServer } from "./harness";
 
 /**

@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { ConfigError, readEnvConfig, resolveSecret } from "../../../server/demo/config";
+import { ConfigError, readEnvConfig, resolveSecret } from "../../../demo/config";
 
 const S3 = { STORAGE_BACKEND: "s3", S3_BUCKET: "my-bucket", S3_REGION: "eu-west-1" };
 const AZURE_KEY = "DefaultEndpointsProtocol=https;AccountName=acct;AccountKey=a2V5;EndpointSuffix=core.windows.net";

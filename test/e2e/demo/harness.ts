@@ -7,7 +7,8 @@ import { BlobServiceClient } from "@azure/storage-blob";
 import { serve, type ServerType } from "@hono/node-server";
 import type { AsyncUploads } from "../../../server/create-async-uploads";
 import type { Database } from "../../../server/db/database";
-import { createDemoApp } from "../../../server/demo/app";
+import { createDemoApp } from "../../../demo/app";
+import { migrateDemo } from "../../../demo/migrate";
 import { buildClient } from "../../../client/build";
 import { azureStorage } from "../../../server/storage/azure";
 import { filesystemStorage } from "../../../server/storage/filesystem";
@@ -87,6 +88,7 @@ async function startStorage(backend: Backend): Promise<BackendStorage> {
 /** Starts the demo app for `backend` on 127.0.0.1 and a free port. */
 export async function startDemo(backend: Backend, options: { withComponent?: boolean } = {}): Promise<DemoServer> {
   const database = await createTestDatabase();
+  await migrateDemo(database.db, database.schema ? { migrationsSchema: database.schema } : {});
   const storage = await startStorage(backend);
   // Each test file builds its own bundle: parallel files never read one another's half-written build.
   const bundleDir = await mkdtemp(join(tmpdir(), "demo-e2e-client-"));

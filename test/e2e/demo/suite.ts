@@ -2,7 +2,7 @@ import { readFile } from "node:fs/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { eq } from "drizzle-orm";
-import { documents } from "../../../server/demo/schema";
+import { documents } from "../../../demo/schema";
 import { launchBrowser, watchPageErrors } from "../../helpers/browser";
 import { chooseFiles, pngFile, waitForRows, type TestFile } from "../component/page-helpers";
 import { startDemo, type Backend, type DemoServer } from "./harness";

@@ -1,9 +1,5 @@
-import { and, eq, gt, isNull, or } from "drizzle-orm";
-import type { AsyncUploads } from "../create-async-uploads";
-import type { CommitResult } from "../commit/commit";
-import type { Database } from "../db/database";
-import { asyncTempFile } from "../db/schema";
-import { AsyncUploadsError } from "../errors";
+import { and, eq } from "drizzle-orm";
+import { AsyncUploadsError, type AsyncUploads, type CommitResult, type Database } from "async-uploads/server";
 import { ATTACHMENT_FIELD, COVER_FIELD } from "./fields";
 import { downloadUrl } from "./pages/documents";
 import { TITLE_MAX_LENGTH, type DocumentFormState, type FileFieldState } from "./pages/document-form";
@@ -240,32 +236,11 @@ async function formState(
     } else if (value === "") {
       state[field.name] = { value: "" };
     } else {
-      const pending = await findPendingUpload(context, field.fieldId, value, existing?.id);
+      const pending = await context.uploads.findPendingUpload({ fieldId: field.fieldId, key: value, principal: context.principal, instanceId: existing?.id });
       state[field.name] = pending
-        ? { value, filename: pending.originalFilename, size: pending.declaredSize }
+        ? { value, filename: pending.filename, size: pending.size }
         : { ...fallback, error: "This upload cannot be used here. Please choose the file again." };
     }
   }
   return state;
-}
-
-/** A pending, unexpired upload of this session for this field (and this document, if it was bound to one). */
-async function findPendingUpload(context: SaveContext, fieldId: string, key: string, documentId: string | undefined) {
-  // Not a key the server could have made: no query (a NUL byte would make PostgreSQL throw).
-  if (key.length > 1024 || UNSTORABLE.test(key)) return undefined;
-  const now = context.now?.() ?? new Date();
-  const [row] = await context.db
-    .select({ originalFilename: asyncTempFile.originalFilename, declaredSize: asyncTempFile.declaredSize })
-    .from(asyncTempFile)
-    .where(
-      and(
-        eq(asyncTempFile.key, key),
-        eq(asyncTempFile.fieldId, fieldId),
-        eq(asyncTempFile.principal, context.principal),
-        eq(asyncTempFile.status, "pending"),
-        gt(asyncTempFile.expiresAt, now),
-        documentId === undefined ? isNull(asyncTempFile.instanceId) : or(isNull(asyncTempFile.instanceId), eq(asyncTempFile.instanceId, documentId)),
-      ),
-    );
-  return row;
 }

@@ -1,8 +1,5 @@
 import { and, eq } from "drizzle-orm";
-import { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from "../create-async-uploads";
-import type { Database } from "../db/database";
-import { MiB } from "../registry";
-import type { StorageDriver } from "../storage/types";
+import { createAsyncUploads, MiB, type AsyncUploads, type AsyncUploadsOptions, type Database, type StorageDriver } from "async-uploads/server";
 import { documents } from "./schema";
 import { readSession, sessionKey } from "./session";
 

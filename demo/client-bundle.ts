@@ -2,9 +2,9 @@ import { readdir, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 
-const ROOT = fileURLToPath(new URL("../../", import.meta.url));
+const ROOT = fileURLToPath(new URL("../", import.meta.url));
 /** Where `client/build.ts` writes the component bundle. */
-export const COMPONENT_BUNDLE = join(ROOT, "dist/client/async-file-input.js");
+export const COMPONENT_BUNDLE = join(ROOT, "dist/browser/async-file-input.js");
 /** The bundle is made from these folders (the component imports `shared/`). */
 const SOURCES = [join(ROOT, "client"), join(ROOT, "shared")];
 
@@ -17,7 +17,7 @@ export async function ensureComponentBundle(): Promise<string> {
   const built = await mtimeOf(COMPONENT_BUNDLE);
   const newestSource = Math.max(0, ...(await Promise.all(SOURCES.map(newestMtime))));
   if (built === null || built < newestSource) {
-    const { buildClient } = await import("../../client/build");
+    const { buildClient } = await import("../client/build");
     await buildClient();
     if ((await mtimeOf(COMPONENT_BUNDLE)) === null) throw new Error(`[demo] buildClient() did not write ${COMPONENT_BUNDLE}`);
   }

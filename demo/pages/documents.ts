@@ -1,5 +1,5 @@
 import { html } from "hono/html";
-import { formatBytes } from "../../../shared/format-bytes";
+import { formatBytes } from "async-uploads/shared";
 import { ATTACHMENT_FIELD, COVER_FIELD } from "../fields";
 import type { DocumentRow } from "../schema";
 import { layout, type Html } from "./layout";

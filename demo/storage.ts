@@ -1,15 +1,18 @@
-import { azureStorage } from "../storage/azure";
-import { filesystemStorage } from "../storage/filesystem";
-import { s3Storage } from "../storage/s3";
-import type { StorageDriver } from "../storage/types";
+import type { StorageDriver } from "async-uploads/server";
 import type { StorageConfig } from "./config";
 
-/** The storage driver for the configured backend. */
-export function createStorage(config: StorageConfig): StorageDriver {
+/**
+ * The storage driver for the configured backend. Each driver is its own subpath of the package,
+ * imported only when chosen, so the demo on disk never loads a cloud SDK.
+ */
+export async function createStorage(config: StorageConfig): Promise<StorageDriver> {
   switch (config.backend) {
-    case "filesystem":
+    case "filesystem": {
+      const { filesystemStorage } = await import("async-uploads/filesystem");
       return filesystemStorage({ root: config.root });
-    case "s3":
+    }
+    case "s3": {
+      const { s3Storage } = await import("async-uploads/s3");
       return s3Storage({
         bucket: config.bucket,
         region: config.region,
@@ -17,8 +20,11 @@ export function createStorage(config: StorageConfig): StorageDriver {
         forcePathStyle: config.forcePathStyle,
         credentials: config.credentials,
       });
-    case "azure":
+    }
+    case "azure": {
+      const { azureStorage } = await import("async-uploads/azure");
       return azureStorage({ connectionString: config.connectionString, container: config.container });
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 import { serve } from "@hono/node-server";
 import { createDemoApp } from "./app";
 import { ensureComponentBundle } from "./client-bundle";
-import type { StorageDriver } from "../storage/types";
+import type { StorageDriver } from "async-uploads/server";
 import { ConfigError, type StorageConfig } from "./config";
 import { describeStorage } from "./storage";
 import { openDemoRuntime } from "./uploads-config";

@@ -1,9 +1,10 @@
 import { join } from "node:path";
-import type { AsyncUploads } from "../create-async-uploads";
-import { connectDatabase, type Connection } from "../db/database";
-import type { StorageDriver } from "../storage/types";
+import type { AsyncUploads } from "async-uploads/server";
+import { connectDatabase, type Connection } from "async-uploads/server";
+import type { StorageDriver } from "async-uploads/server";
 import { ConfigError, readEnvConfig, resolveSecret, type DemoEnvConfig } from "./config";
 import { createDemoUploads } from "./fields";
+import { migrateDemo } from "./migrate";
 import { createStorage } from "./storage";
 
 /** The configured database, storage and secret of the demo, opened once. */
@@ -24,14 +25,12 @@ export async function openDemoRuntime(env: Record<string, string | undefined> = 
   const secret = await resolveSecret(config);
   let storage: StorageDriver;
   try {
-    storage = createStorage(config.storage);
+    storage = await createStorage(config.storage);
   } catch (error) {
     const names = { filesystem: "DATA_DIR", s3: "the S3_* settings", azure: "AZURE_STORAGE_CONNECTION_STRING" };
     throw new ConfigError(`${names[config.storage.backend]}: ${oneLine(error)}`);
   }
-  const connection = await connectDatabase(
-    config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDir, "pglite") },
-  ).catch((error: unknown) => {
+  const connection = await openDatabase(config).catch((error: unknown) => {
     const reason = oneLine(error);
     throw new ConfigError(
       config.databaseUrl
@@ -40,6 +39,18 @@ export async function openDemoRuntime(env: Record<string, string | undefined> = 
     );
   });
   return { config, secret, connection, storage, close: () => connection.close() };
+}
+
+/** The library's tables (by `connectDatabase`), then the demo's own. */
+async function openDatabase(config: DemoEnvConfig): Promise<Connection> {
+  const connection = await connectDatabase(config.databaseUrl ? { url: config.databaseUrl } : { dataDir: join(config.dataDir, "pglite") });
+  try {
+    await migrateDemo(connection.db);
+  } catch (error) {
+    await connection.close();
+    throw error;
+  }
+  return connection;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { startAzurite, startS3rver } from "../../test/helpers/emulators";
+import { startAzurite, startS3rver } from "../test/helpers/emulators";
 
 /**
  * `npm run emulators`: s3rver (S3) and Azurite (Azure Blob) on 127.0.0.1, each with its bucket or

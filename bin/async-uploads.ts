@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// The `async-uploads` command. The package ships TypeScript, so tsx loads it; the subcommand is
-// dispatched here so that an unknown one fails before anything is loaded.
+// The `async-uploads` command. The subcommand is dispatched here so that an unknown one fails before
+// anything else is loaded.
+export {};
 const USAGE = `Usage: async-uploads <command> [options]
 
 Commands:
@@ -10,9 +11,7 @@ Commands:
 const [command, ...args] = process.argv.slice(2);
 
 if (command === "cleanup-temp-files") {
-  const { register } = await import("tsx/esm/api");
-  register();
-  const { main } = await import("../server/cleanup/cli.ts");
+  const { main } = await import("../server/cleanup/cli.js");
   const code = await main(args);
   process.exitCode = code;
   // Exit even if a driver keeps an idle socket open; unref'd, so a clean exit is not delayed.

@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import type { AsyncUploads } from "../create-async-uploads";
+import type { AsyncUploads } from "async-uploads/server";
 import { createDemoUploads, type DemoUploadsOptions } from "./fields";
 import { UPLOADS_BASE, forbiddenPage, notFoundPage, serverErrorPage } from "./pages/documents";
 import { COMPONENT_SCRIPT_PATH } from "./pages/layout";

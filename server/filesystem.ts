@@ -1,0 +1,2 @@
+// `async-uploads/filesystem`: the driver that keeps files on the server's own disk (no SDK needed).
+export { filesystemStorage, type FilesystemStorage, type FilesystemStorageOptions } from "./storage/filesystem.js";
