@@ -1,7 +1,7 @@
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asyncTempFile } from "../server/db/schema";
-import { createTestDatabase } from "./helpers/db";
+import { asyncTempFile } from "../../../server/db/schema";
+import { createTestDatabase } from "../../helpers/db";
 
 describe("database", () => {
   let connection: Awaited<ReturnType<typeof createTestDatabase>>;
