@@ -1,4 +1,4 @@
-import { LitElement, html, nothing, svg, type PropertyValues } from "lit";
+import { LitElement, html, nothing, svg, type PropertyValues, type TemplateResult } from "lit";
 import { property, state } from "lit/decorators.js";
 import { repeat } from "lit/directives/repeat.js";
 import { styles } from "./async-file-input.styles.js";
@@ -212,7 +212,7 @@ export class AsyncFileInput extends LitElement {
     }
   }
 
-  protected override render() {
+  protected override render(): TemplateResult {
     const disabled = this.disabled || this.formDisabled;
     const label = [...(this.#internals.labels ?? [])].map((node) => node.textContent?.trim()).filter(Boolean).join(" ");
     const call = this.#drop.dragging ? strings.dropHere : strings.chooseOrDrop(this.multiple);
