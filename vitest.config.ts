@@ -21,5 +21,7 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Packs the package once for the consumer tests (test/consumer), when any is selected.
+    globalSetup: ["test/consumer/global-setup.ts"],
   },
 });
