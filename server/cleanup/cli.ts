@@ -1,6 +1,6 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import ms from "ms";
 import type { AsyncUploads } from "../create-async-uploads.js";
@@ -9,13 +9,22 @@ import {
 } from "./cleanup-temp-files.js";
 import { createProgressWriter, formatSummary, type OutputStream } from "./report.js";
 
-export const USAGE = `Usage: async-uploads cleanup-temp-files [options]
+export const USAGE = `Usage: async-uploads cleanup-temp-files --config <module> [options]
 
 Removes uploads that were never saved: pending and failed rows older than the threshold, with their
 temp objects, and committed rows as old whose temp object a crashed save left behind (the saved file
 is never touched). Safe to run from cron on several machines at once.
 
+Configuration (required): --config <module>, or the environment variable ASYNC_UPLOADS_CONFIG.
+  The module exports, as its default export or as a named export loadUploads, an async function loadUploads()
+  that resolves to { uploads, close }: the same createAsyncUploads() setup (database, storage,
+  fields) your server uses, and a function that closes its database connection.
+  A .js or .mjs module always works. A .ts module works on Node.js 22.18 or newer, which strips
+  types natively: erasable syntax only (no enums or parameter properties), and its relative imports
+  must name real files (./db.ts, not ./db). Otherwise compile it, or run this command through tsx.
+
 Options:
+  --config <module>         the configuration module (path relative to the current directory)
   --older-than <duration>   remove rows older than this: 90m, 24h, 7d
                             (default: 24h, or the configured temp file lifetime if longer)
   --force                   allow --older-than below the upload URL lifetime (default 15m)
@@ -24,13 +33,14 @@ Options:
   --max-duration <duration> stop cleanly between batches after this long
   --sleep <duration>        pause between batches (default: none)
   --field <fieldId>         only this field; repeat for several
-  --config <path>           module whose default export is loadUploads()
-                            (default: $ASYNC_UPLOADS_CONFIG, else the demo's server/demo/uploads-config.ts)
   --json                    print one JSON summary object on stdout, nothing else
   --quiet                   print nothing unless something failed
+  --debug                   on failure, also print the error's stack
   -h, --help                show this help
 
-Exit status: 0 done, 1 some items failed (they stay for the next run) or the run failed, 2 bad usage.
+Exit status: 0 done; 1 some items failed (they stay for the next run), or loadUploads() or the run
+failed; 2 bad usage, or a configuration module that is missing, cannot be imported or exports the
+wrong thing.
 `;
 
 const OPTIONS = {
@@ -44,12 +54,11 @@ const OPTIONS = {
   config: { type: "string" },
   json: { type: "boolean" },
   quiet: { type: "boolean" },
+  debug: { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
 
-export const DEFAULT_CONFIG_PATH = fileURLToPath(new URL("../demo/uploads-config.ts", import.meta.url));
-
-/** What an app's configuration module's default export returns. */
+/** What an app's configuration module's loadUploads() (its default export) resolves to. */
 export interface LoadedUploads {
   uploads: AsyncUploads;
   close(): Promise<void>;
@@ -68,8 +77,10 @@ class UsageError extends Error {}
 
 /** Runs `cleanup-temp-files` with `argv` (the arguments after the subcommand) and returns the exit code. */
 export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise<number> {
-  const fail = (code: 1 | 2, message: string) => {
+  let debug = false;
+  const fail = (code: 1 | 2, message: string, error?: unknown) => {
     io.stderr.write(`cleanup-temp-files: ${message}${code === 2 ? " (see --help)" : ""}\n`);
+    if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return code;
   };
   if (argv.includes("--help") || argv.includes("-h")) {
@@ -82,12 +93,16 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
   } catch (error) {
     return fail(2, errorLine(error));
   }
+  debug = args.debug;
 
+  // Only the configuration module's loader opens a database or touches the disk, and it is called only
+  // once the module is known to export one: a mistyped cron line must fail loudly, not create files.
   let loaded: LoadedUploads;
   try {
     loaded = await loadConfiguration(args.configPath);
   } catch (error) {
-    return error instanceof UsageError ? fail(2, error.message) : fail(1, `cannot load ${args.configPath}: ${errorLine(error)}`);
+    if (error instanceof UsageError) return fail(2, error.message, error.cause);
+    return fail(1, `cannot load ${args.configPath}: ${errorLine(error)}`, error);
   }
   const progress = createProgressWriter(io.stdout, args.options.dryRun ?? false);
   try {
@@ -111,7 +126,7 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
     return code;
   } catch (error) {
     progress.finish();
-    return error instanceof CleanupUsageError ? fail(2, error.message) : fail(1, errorLine(error));
+    return error instanceof CleanupUsageError ? fail(2, error.message) : fail(1, errorLine(error), error);
   } finally {
     await loaded.close().catch((error: unknown) => io.stderr.write(`cleanup-temp-files: closing: ${errorLine(error)}\n`));
   }
@@ -146,8 +161,12 @@ function parseCommandLine(argv: readonly string[], io: CliIo) {
     sleepMs: parseDuration(values.sleep, "--sleep"),
     fieldIds: fields,
   };
-  const configPath = resolve(io.cwd, values.config ?? io.env.ASYNC_UPLOADS_CONFIG ?? DEFAULT_CONFIG_PATH);
-  return { options, configPath, json: values.json ?? false, quiet: values.quiet ?? false };
+  // No default: the command cannot guess an app's database and storage (an empty value counts as none).
+  const config = values.config || io.env.ASYNC_UPLOADS_CONFIG;
+  if (!config) throw new UsageError("no configuration: pass --config <module> or set ASYNC_UPLOADS_CONFIG");
+  return {
+    options, configPath: resolve(io.cwd, config), json: values.json ?? false, quiet: values.quiet ?? false, debug: values.debug ?? false,
+  };
 }
 
 /** `90m`, `24h`, `7d`, `1.5h`… A bare number is refused: `24` could mean hours or milliseconds. */
@@ -160,18 +179,41 @@ export function parseDuration(text: string | undefined, name: string): number | 
   return value;
 }
 
+/**
+ * Imports the configuration module and calls its loader. A module that is missing, cannot be imported
+ * or exports the wrong thing is a usage error (exit 2: running again will not help); a loader that
+ * throws (a database that is down) is a failed run (exit 1).
+ */
 async function loadConfiguration(path: string): Promise<LoadedUploads> {
-  if (!existsSync(path)) throw new UsageError(`configuration module ${path} does not exist (--config or ASYNC_UPLOADS_CONFIG)`);
-  const module = (await import(pathToFileURL(path).href)) as { default?: unknown };
-  if (typeof module.default !== "function") {
-    throw new UsageError(`${path} must default-export an async function loadUploads(): { uploads, close }`);
+  if (!existsSync(path)) throw new UsageError(`configuration module ${path} does not exist`);
+  let module: { default?: unknown; loadUploads?: unknown };
+  try {
+    module = (await import(pathToFileURL(path).href)) as typeof module;
+  } catch (error) {
+    throw new UsageError(`cannot import ${path}: ${importErrorLine(error)}`, { cause: error });
   }
-  const loaded = (await module.default()) as Partial<LoadedUploads> | undefined;
+  const loadUploads = typeof module.default === "function" ? module.default : module.loadUploads;
+  if (typeof loadUploads !== "function") {
+    throw new UsageError(`${path} must export an async function loadUploads() (default or named) resolving to { uploads, close }`);
+  }
+  const loaded = (await loadUploads()) as Partial<LoadedUploads> | null | undefined;
   if (!loaded?.uploads?.registry || !loaded.uploads.settings || typeof loaded.close !== "function") {
-    await loaded?.close?.();
-    throw new UsageError(`${path}: loadUploads() must resolve to { uploads, close }`);
+    // It may have opened a database: close it so the process can exit, but report the shape.
+    await Promise.resolve(typeof loaded?.close === "function" ? loaded.close() : undefined).catch(() => {});
+    throw new UsageError(`${path}: loadUploads() must resolve to { uploads, close }, where uploads is what createAsyncUploads() returns`);
   }
   return loaded as LoadedUploads;
+}
+
+/** Why `import()` failed, with a hint where Node.js's own message does not say what to do. */
+function importErrorLine(error: unknown): string {
+  const code = (error as NodeJS.ErrnoException | undefined)?.code;
+  if (code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.[cm]?tsx?$/.test(String((error as Error).message))) {
+    return `this Node.js (${process.version}) cannot import TypeScript: use Node.js 22.18 or newer, compile the module to .js, or run the command through tsx`;
+  }
+  // Node.js puts the line of a syntax error only in the stack's first line ("/app/config.js:3").
+  const line = error instanceof SyntaxError ? /^\S+:(\d+)\n/.exec(error.stack ?? "")?.[1] : undefined;
+  return line ? `${errorLine(error)} (line ${line})` : errorLine(error);
 }
 
 function parseArgsMessage(error: unknown): string {

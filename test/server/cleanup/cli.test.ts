@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -130,13 +130,40 @@ describe("cleanup-temp-files CLI (in process)", () => {
     expect(await rowCount(context.db)).toBe(1);
   });
 
-  it("refuses a configuration module that is missing or exports no loader (exit 2)", async () => {
-    for (const config of ["/nonexistent/uploads-config.ts", fixture("not-a-loader.config.ts")]) {
-      const stdout = capture();
-      const stderr = capture();
-      expect(await runCleanupCli(["--config", config], { stdout, stderr, env: {}, cwd: REPO })).toBe(2);
-      expect(stderr.text.trimEnd().split("\n")).toHaveLength(1);
-    }
+  it("accepts a loader exported by name instead of as the default export", async () => {
+    await stale(1);
+    (globalThis as { provideCleanupUploads?: () => Promise<LoadedUploads> }).provideCleanupUploads = provide;
+    const stdout = capture();
+    const stderr = capture();
+    const code = await runCleanupCli(["--config", fixture("named-export.config.js"), "--json"], { stdout, stderr, env: {}, cwd: REPO });
+    expect(stderr.text).toBe("");
+    expect(code).toBe(0);
+    expect(JSON.parse(stdout.text)).toMatchObject({ removed: 1 });
+  });
+
+  const badModules: Array<[string, string, RegExp]> = [
+    ["does not exist", "/nonexistent/uploads-config.js", /configuration module \/nonexistent\/uploads-config\.js does not exist/],
+    ["exports no loader", fixture("not-a-loader.config.ts"), /not-a-loader\.config\.ts must export an async function loadUploads\(\)/],
+    ["resolves to the wrong shape", fixture("wrong-shape.config.ts"), /wrong-shape\.config\.ts: loadUploads\(\) must resolve to \{ uploads, close \}/],
+    ["throws while it is imported", fixture("throws-on-import.config.ts"), /cannot import .*throws-on-import\.config\.ts: S3_BUCKET is not set/],
+  ];
+  it.each(badModules)("refuses a configuration module that %s: exit 2, one line, nothing removed", async (_name, config, message) => {
+    await stale(1);
+    const stdout = capture();
+    const stderr = capture();
+    expect(await runCleanupCli(["--config", config], { stdout, stderr, env: {}, cwd: REPO })).toBe(2);
+    expect(stdout.text).toBe("");
+    expect(stderr.text).toMatch(message);
+    expect(stderr.text.trimEnd().split("\n")).toHaveLength(1);
+    expect(await rowCount(context.db)).toBe(1);
+  });
+
+  it("closes what a loader of the wrong shape opened", async () => {
+    const state = globalThis as { wrongShapeClosed?: boolean };
+    delete state.wrongShapeClosed;
+    const io = { stdout: capture(), stderr: capture(), env: {}, cwd: REPO };
+    expect(await runCleanupCli(["--config", fixture("wrong-shape.config.ts")], io)).toBe(2);
+    expect(state.wrongShapeClosed).toBe(true);
   });
 
   it("stops with one line and exit 1 when a storage backend is unreachable, removing nothing", async () => {
@@ -156,17 +183,60 @@ describe("cleanup-temp-files CLI (in process)", () => {
   });
 });
 
+// The command as a process: bin/async-uploads.ts run by tsx, the same code the package compiles to
+// dist/bin/async-uploads.js. Not the build itself: `npm run build` costs seconds and empties dist/,
+// which other test files running in parallel may be reading; the compiled command is run from an
+// installed tarball by the consumer tests.
 describe("async-uploads bin", () => {
-  const bin = (args: string[], env: Record<string, string> = {}) =>
+  const TSX = join(REPO, "node_modules/.bin/tsx");
+  const bin = (args: string[], env: Record<string, string> = {}, cwd = REPO) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      execFile(process.execPath, [join(REPO, "bin/async-uploads.js"), ...args], { cwd: REPO, env: { ...process.env, ...env }, timeout: 60_000 },
+      // ASYNC_UPLOADS_CONFIG is cleared so that a value in the developer's shell does not leak in.
+      const childEnv = { ...process.env, ASYNC_UPLOADS_CONFIG: "", ...env };
+      execFile(process.execPath, [TSX, join(REPO, "bin/async-uploads.ts"), ...args], { cwd, env: childEnv, timeout: 60_000 },
         (error, stdout, stderr) => resolve({ code: error ? Number(error.code ?? 1) : 0, stdout, stderr }));
     });
+
+  it("without --config or ASYNC_UPLOADS_CONFIG exits 2 with one line saying what to pass, and creates nothing", async () => {
+    const cwd = await mkdtemp(join(tmpdir(), "cleanup-cwd-"));
+    try {
+      const result = await bin(["cleanup-temp-files", "--dry-run"], {}, cwd);
+      expect(result).toEqual({
+        code: 2,
+        stdout: "",
+        stderr: "cleanup-temp-files: no configuration: pass --config <module> or set ASYNC_UPLOADS_CONFIG (see --help)\n",
+      });
+      expect(await readdir(cwd)).toEqual([]);
+    } finally {
+      await rm(cwd, { recursive: true, force: true });
+    }
+  });
+
+  it("reports a module that cannot be parsed in one line, and its stack only with --debug", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "cleanup-config-"));
+    try {
+      const config = join(dir, "broken.config.js");
+      await writeFile(config, "export default async function loadUploads() {\n  return {\n");
+      const [plain, debug] = await Promise.all([
+        bin(["cleanup-temp-files", "--config", config], {}, dir),
+        bin(["cleanup-temp-files", "--config", config, "--debug"], {}, dir),
+      ]);
+      expect(plain.code).toBe(2);
+      expect(plain.stdout).toBe("");
+      expect(plain.stderr).toMatch(/^cleanup-temp-files: cannot import .*broken\.config\.js: .+ \(see --help\)\n$/);
+      expect(debug.code).toBe(2);
+      expect(debug.stderr.startsWith(plain.stderr)).toBe(true);
+      expect(debug.stderr.split("\n").length).toBeGreaterThan(2);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 
   it("prints usage for --help (exit 0) and refuses a bad option or command (exit 2)", async () => {
     const help = await bin(["cleanup-temp-files", "--help"]);
     expect(help).toMatchObject({ code: 0, stderr: "" });
-    expect(help.stdout).toContain("Usage: async-uploads cleanup-temp-files [options]");
+    expect(help.stdout).toContain("Usage: async-uploads cleanup-temp-files --config <module> [options]");
+    expect(help.stdout).toContain("ASYNC_UPLOADS_CONFIG");
     const bad = await bin(["cleanup-temp-files", "--older-than", "a while"]);
     expect(bad).toMatchObject({ code: 2, stdout: "" });
     expect(bad.stderr).toBe('cleanup-temp-files: --older-than must be a positive duration such as 90m, 24h or 7d, not "a while" (see --help)\n');
@@ -187,7 +257,11 @@ describe("async-uploads bin", () => {
     expect(result.stderr).toMatch(/^cleanup-temp-files: cannot load .*env\.config\.ts: .*ECONNREFUSED.*\n$/);
   });
 
-  it(`removes stale rows through the app's configuration module (${onPostgres ? "PostgreSQL" : "PGlite on disk"})`, async () => {
+  const configs: Array<[string, (env: Record<string, string>) => string[]]> = [
+    ["a TypeScript module named by ASYNC_UPLOADS_CONFIG", (env) => ((env.ASYNC_UPLOADS_CONFIG = fixture("env.config.ts")), [])],
+    ["a plain JavaScript module named by --config", () => ["--config", fixture("plain.config.js")]],
+  ];
+  it.each(configs)(`removes stale rows through %s (${onPostgres ? "PostgreSQL" : "PGlite on disk"})`, async (_name, configure) => {
     const backend = await startBackend("filesystem");
     const pgliteDir = onPostgres ? undefined : await mkdtemp(join(tmpdir(), "cleanup-pglite-"));
     try {
@@ -201,11 +275,11 @@ describe("async-uploads bin", () => {
       }
       const rows = await seed(context, [{ ageMs: 25 * HOUR, bytes: bytes(10) }, { ageMs: 25 * HOUR, bytes: bytes(10) }, { ageMs: HOUR, bytes: bytes(10) }]);
       if (pgliteDir) await context.close();
-      const env: Record<string, string> = { CLEANUP_TEST_ROOT: backend.root!, ASYNC_UPLOADS_CONFIG: fixture("env.config.ts") };
+      const env: Record<string, string> = { CLEANUP_TEST_ROOT: backend.root! };
       if (pgliteDir) env.CLEANUP_TEST_PGLITE_DIR = pgliteDir;
       else Object.assign(env, { CLEANUP_TEST_DATABASE_URL: context.url!, CLEANUP_TEST_SCHEMA: context.schema! });
 
-      const result = await bin(["cleanup-temp-files", "--json"], env);
+      const result = await bin(["cleanup-temp-files", "--json", ...configure(env)], env);
       expect(result.stderr).toBe("");
       expect(result.code).toBe(0);
       expect(JSON.parse(result.stdout)).toMatchObject({ removed: 2, objectsDeleted: 2, bytesFreed: 20, failed: 0 });
