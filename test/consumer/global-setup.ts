@@ -1,6 +1,6 @@
 // Packs the package once per vitest run for the consumer tests (test/consumer/*.test.ts), which install
 // the tarball into fresh projects; they read its path with `inject("asyncUploadsTarball")`.
-import { cp, mkdtemp, readdir, rm, stat, symlink } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readdir, rm, stat, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve, sep } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -46,6 +46,7 @@ async function pack(workDir: string): Promise<string> {
   const destination = join(workDir, "tarball");
   await cp(ROOT, source, { recursive: true, filter: (path) => !NOT_COPIED.has(path.slice(ROOT.length).split(sep)[0] ?? "") });
   await symlink(join(ROOT, "node_modules"), join(source, "node_modules"), "dir");
+  await mkdir(destination);
   await runChecked("npm", ["pack", "--pack-destination", destination], { cwd: source, timeoutMs: 180_000 });
   const [file, ...others] = (await readdir(destination)).filter((name) => name.endsWith(".tgz"));
   if (!file || others.length > 0) throw new Error(`npm pack left ${file ? "several tarballs" : "no tarball"} in ${destination}`);

@@ -252,7 +252,9 @@ export async function uploadThroughPage(browser: Browser, server: ConsumerServer
     const page = await context.newPage();
     const errors = watchPageErrors(page);
     await page.goto(pageUrl);
-    await page.waitForFunction(() => customElements.get("async-file-input") !== undefined, undefined, { timeout: 15_000 });
+    await page.waitForFunction(() => customElements.get("async-file-input") !== undefined, undefined, { timeout: 15_000 }).catch((error: Error) => {
+      throw new Error(`<async-file-input> was not defined on ${pageUrl} (${error.message}); the page reported: ${JSON.stringify(errors)}`);
+    });
 
     const uploaded = page.evaluate(
       () =>
