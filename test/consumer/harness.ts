@@ -8,7 +8,7 @@ import { readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import postgres from "postgres";
 import { expect, inject } from "vitest";
 import { watchPageErrors } from "../helpers/browser";
@@ -239,6 +239,11 @@ export function textFile(name = "consumer-notes.txt", text = "Uploaded from a co
   return { name, mimeType: "text/plain", buffer: Buffer.from(text.repeat(20)) };
 }
 
+export interface UploadThroughPageOptions {
+  /** Runs after the upload, before the form is submitted: checks of the page's own handling of it. */
+  beforeSubmit?: (page: Page, key: string) => Promise<void>;
+}
+
 /**
  * Opens `pageUrl` (a page of `server` with a `<form method=post action=/save>` holding one
  * `<async-file-input>`), chooses `file` through the element's own file input, waits for its
@@ -246,7 +251,13 @@ export function textFile(name = "consumer-notes.txt", text = "Uploaded from a co
  * the page shows the saved document, `GET /documents` lists it and the final file holds the bytes.
  * The page must report no errors. Returns the committed document.
  */
-export async function uploadThroughPage(browser: Browser, server: ConsumerServer, pageUrl: string, file: PageFile = textFile()): Promise<ConsumerDocument> {
+export async function uploadThroughPage(
+  browser: Browser,
+  server: ConsumerServer,
+  pageUrl: string,
+  file: PageFile = textFile(),
+  options: UploadThroughPageOptions = {},
+): Promise<ConsumerDocument> {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -268,6 +279,7 @@ export async function uploadThroughPage(browser: Browser, server: ConsumerServer
     const key = await uploaded;
     const formValue = await page.evaluate((name) => new FormData(document.querySelector("form")!).getAll(name).map(String), CONSUMER_FORM_NAME);
     expect(formValue, "the form carries the uploaded key").toEqual([key]);
+    await options.beforeSubmit?.(page, key);
 
     await Promise.all([page.waitForURL(`${server.url}/save`), page.locator("form [type=submit]").click()]);
     const saved = JSON.parse(await page.locator("output#result").textContent() ?? "null") as ConsumerDocument;
