@@ -22,11 +22,13 @@ export interface BuildClientOptions {
   write?: boolean;
   /** @default dist/browser */
   outdir?: string;
+  /** Write linked source maps beside the bundles (for the demo and tests; the package ships none). @default true */
+  sourcemap?: boolean;
 }
 
 /** Builds both minified ESM bundles and returns their code by file name. */
 export async function buildClient(options: BuildClientOptions = {}): Promise<Record<BundleName, Uint8Array>> {
-  const { write = true, outdir = CLIENT_DIST } = options;
+  const { write = true, outdir = CLIENT_DIST, sourcemap = true } = options;
   const shared: BuildOptions = {
     entryPoints: [join(here, "index.ts")],
     bundle: true,
@@ -37,7 +39,7 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Rec
     minify: true,
     legalComments: "eof",
     tsconfig: join(root, "tsconfig.json"),
-    sourcemap: write ? "linked" : false,
+    sourcemap: write && sourcemap ? "linked" : false,
     write,
     logLevel: "warning",
     plugins: [minifyTemplates(/[\\/]client[\\/].*\.ts$/)],

@@ -14,5 +14,5 @@ await rm(dist, { recursive: true, force: true });
 execFileSync(`${root}/node_modules/.bin/tsc`, ["-p", "tsconfig.build.json"], { cwd: root, stdio: "inherit" });
 await cp(`${root}/drizzle`, `${dist}/drizzle`, { recursive: true });
 await chmod(`${dist}/bin/async-uploads.js`, 0o755);
-const bundles = await buildClient();
+const bundles = await buildClient({ sourcemap: false });
 for (const [name, code] of Object.entries(bundles)) console.log(`dist/browser/${name}  ${code.byteLength} bytes`);
