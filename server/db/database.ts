@@ -1,11 +1,9 @@
 import { mkdirSync } from "node:fs";
-import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { importPeer } from "../peer-dependency.js";
 import { migrateAsyncUploads } from "./migrate.js";
+import type { Database } from "./types.js";
 
-/** Any drizzle PostgreSQL database or transaction: postgres.js, PGlite, or a `tx` inside either. */
-// biome-ignore lint: drizzle's own generic parameters
-export type Database = PgDatabase<PgQueryResultHKT, any, any>;
+export type { Database };
 
 export interface ConnectOptions {
   /** A `postgres://` URL; when absent an embedded PGlite database is used. */

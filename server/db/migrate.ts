@@ -1,6 +1,6 @@
 import { fileURLToPath } from "node:url";
 import { readMigrationFiles } from "drizzle-orm/migrator";
-import type { Database } from "./database.js";
+import type { Database } from "./types.js";
 
 /** The library's SQL migrations (drizzle-kit output); the build copies them to `dist/drizzle`. */
 export const MIGRATIONS_FOLDER = fileURLToPath(new URL("../../drizzle", import.meta.url));
