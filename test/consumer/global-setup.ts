@@ -15,8 +15,9 @@ declare module "vitest" {
 }
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
-/** Not part of the sources: installed, built or local state. */
-const NOT_COPIED = new Set(["node_modules", ".git", "dist", ".data", "coverage"]);
+/** Not part of the sources: built or local state at the top, installed packages anywhere (.ci/node/*). */
+const NOT_COPIED = new Set([".git", "dist", ".data", "coverage"]);
+const isSource = (segments: string[]) => !NOT_COPIED.has(segments[0] ?? "") && !segments.includes("node_modules");
 
 /**
  * `ASYNC_UPLOADS_TARBALL=<path>` tests that tarball instead (one packed earlier, or a released one).
@@ -28,12 +29,17 @@ export default async function setup(project: TestProject): Promise<(() => Promis
     project.provide("asyncUploadsTarball", resolve(given));
     return undefined;
   }
+  const started = Date.now();
   const workDir = await mkdtemp(join(tmpdir(), "async-uploads-pack-"));
-  const tarball = await pack(workDir);
+  const removeWorkDir = () => rm(workDir, { recursive: true, force: true });
+  const tarball = await pack(workDir).catch(async (error: unknown) => {
+    await removeWorkDir();
+    throw error;
+  });
   const { size } = await stat(tarball);
-  console.log(`[consumer tests] npm pack: ${tarball} (${(size / 1000).toFixed(1)} kB)`);
+  console.log(`[consumer tests] npm pack: ${tarball} (${(size / 1000).toFixed(1)} kB, ${((Date.now() - started) / 1000).toFixed(1)} s)`);
   project.provide("asyncUploadsTarball", tarball);
-  return () => rm(workDir, { recursive: true, force: true });
+  return removeWorkDir;
 }
 
 /**
@@ -44,7 +50,7 @@ export default async function setup(project: TestProject): Promise<(() => Promis
 async function pack(workDir: string): Promise<string> {
   const source = join(workDir, "source");
   const destination = join(workDir, "tarball");
-  await cp(ROOT, source, { recursive: true, filter: (path) => !NOT_COPIED.has(path.slice(ROOT.length).split(sep)[0] ?? "") });
+  await cp(ROOT, source, { recursive: true, filter: (path) => isSource(path.slice(ROOT.length).split(sep)) });
   await symlink(join(ROOT, "node_modules"), join(source, "node_modules"), "dir");
   await mkdir(destination);
   await runChecked("npm", ["pack", "--pack-destination", destination], { cwd: source, timeoutMs: 180_000 });
