@@ -187,7 +187,9 @@ describe("cleanup-temp-files CLI (in process)", () => {
 // dist/bin/async-uploads.js. Not the build itself: `npm run build` costs seconds and empties dist/,
 // which other test files running in parallel may be reading; the compiled command is run from an
 // installed tarball by the consumer tests.
-describe("async-uploads bin", () => {
+// Each case starts Node.js, tsx and sometimes PGlite in a child process: seconds each on a busy machine,
+// so the cases get the child's own 60 s limit and some room.
+describe("async-uploads bin", { timeout: 90_000 }, () => {
   const TSX = join(REPO, "node_modules/.bin/tsx");
   const bin = (args: string[], env: Record<string, string> = {}, cwd = REPO) =>
     new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
