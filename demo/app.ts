@@ -40,8 +40,6 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
   });
 
   app.route(UPLOADS_BASE, uploads.routes);
-  // Unknown API paths answer in the API's JSON shape, not with the HTML 404 page.
-  app.all(`${UPLOADS_BASE}/*`, (c) => c.json({ error: { code: "not_found", message: "There is no such route." } }, 404));
 
   app.route("/", documentRoutes({ db: options.db, uploads, sessionKey: sessionKey(options.secret) }));
 

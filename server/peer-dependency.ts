@@ -4,12 +4,13 @@
  */
 export class MissingPeerDependencyError extends Error {
   override name = "MissingPeerDependencyError";
-  constructor(
-    readonly packageName: string,
-    neededBy: string,
-    install: readonly string[],
-  ) {
+  /** The package that is not installed. */
+  declare readonly packageName: string;
+
+  constructor(packageName: string, neededBy: string, install: readonly string[]) {
     super(`[async-uploads] ${neededBy} needs the package "${packageName}", which is not installed: npm install ${install.join(" ")}`);
+    // Not enumerable: Node prints an uncaught error's own enumerable properties after its message.
+    Object.defineProperty(this, "packageName", { value: packageName, enumerable: false });
     // One line is the whole story; the frames would only point into the module loader.
     this.stack = `${this.name}: ${this.message}`;
   }

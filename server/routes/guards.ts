@@ -64,7 +64,7 @@ export async function requirePrincipal(
 ): Promise<string> {
   const principal = await getPrincipal(c);
   if (typeof principal !== "string" || principal === "") {
-    throw new AsyncUploadsError("unauthenticated", "Sign in (or enable cookies) to upload files.");
+    throw new AsyncUploadsError("unauthenticated", "Sign in (or enable cookies) to continue.");
   }
   return principal;
 }

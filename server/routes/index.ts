@@ -17,7 +17,11 @@ export function createRoutes(deps: RouteDeps): Hono {
   app.route("/", multipartRoutes(deps));
   app.route("/", filesystemPartRoutes(deps));
   app.route("/", downloadRoutes(deps));
-  app.notFound((c) => c.json({ error: { code: "not_found", message: "There is no such route." } }, 404));
+  // A catch-all route, not `notFound`: once mounted with `app.route`, a sub-app's `notFound` is never
+  // asked (the app's own answers), and an unknown path under the mount point must still get the contract's JSON.
+  app.all("*", () => {
+    throw new AsyncUploadsError("not_found", "There is no such route.");
+  });
   app.onError(renderError);
   return app;
 }
