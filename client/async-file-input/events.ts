@@ -69,11 +69,17 @@ export class AsyncUploadErrorEvent extends Event {
   }
 }
 
+/** The element's events by name, for typed `addEventListener` calls. */
+export interface AsyncFileInputEventMap {
+  "async-upload-start": AsyncUploadStartEvent;
+  "async-upload-progress": AsyncUploadProgressEvent;
+  "async-upload-complete": AsyncUploadCompleteEvent;
+  "async-upload-error": AsyncUploadErrorEvent;
+}
+
+// The events bubble and cross shadow roots, so a listener on the document or the window is typed too.
 declare global {
-  interface HTMLElementEventMap {
-    "async-upload-start": AsyncUploadStartEvent;
-    "async-upload-progress": AsyncUploadProgressEvent;
-    "async-upload-complete": AsyncUploadCompleteEvent;
-    "async-upload-error": AsyncUploadErrorEvent;
-  }
+  interface HTMLElementEventMap extends AsyncFileInputEventMap {}
+  interface DocumentEventMap extends AsyncFileInputEventMap {}
+  interface WindowEventMap extends AsyncFileInputEventMap {}
 }
