@@ -21,6 +21,11 @@ export interface S3rverInstance {
   bucket: string;
   forcePathStyle: true;
   credentials: { accessKeyId: string; secretAccessKey: string };
+  /** Takes the service down as an outage would (every connection closed), keeping its data. */
+  pause(): Promise<void>;
+  /** Brings a paused service back on the same port with the same data. */
+  resume(): Promise<void>;
+  readonly running: boolean;
   stop(): Promise<void>;
 }
 
@@ -31,6 +36,11 @@ export interface AzuriteInstance {
   accountName: string;
   accountKey: string;
   container: string;
+  /** Stops the process as an outage would; only a `persist`ed Azurite keeps its blobs. */
+  pause(): Promise<void>;
+  /** Starts Azurite again on the same port (and, with `persist`, the same data). */
+  resume(): Promise<void>;
+  readonly running: boolean;
   stop(): Promise<void>;
 }
 
@@ -55,20 +65,32 @@ const S3_CORS = `<CORSConfiguration><CORSRule>
 export async function startS3rver({ bucket = "async-uploads" }: { bucket?: string } = {}): Promise<S3rverInstance> {
   const S3rver = require("s3rver") as S3rverConstructor;
   const directory = await mkdtemp(join(tmpdir(), "s3rver-"));
-  const server = new S3rver({
-    address: "127.0.0.1",
-    // s3rver listens itself and reports the port, so port 0 cannot race with another process.
-    port: 0,
-    silent: true,
-    directory,
-    vhostBuckets: false,
-    configureBuckets: [{ name: bucket, configs: [S3_CORS] }],
-  });
-  // ListParts and AbortMultipartUpload, which s3rver lacks and chunked uploads need.
-  addMultipartCalls(server);
-  let port: number;
+  // s3rver listens itself and reports the port, so port 0 cannot race with another process; a
+  // resumed server asks for the port it had.
+  let port = 0;
+  let server: S3rverServer | null = null;
+  const resume = async () => {
+    const next = new S3rver({
+      address: "127.0.0.1",
+      port,
+      silent: true,
+      directory,
+      vhostBuckets: false,
+      configureBuckets: [{ name: bucket, configs: [S3_CORS] }],
+    });
+    // ListParts and AbortMultipartUpload, which s3rver lacks and chunked uploads need.
+    addMultipartCalls(next);
+    ({ port } = await next.run());
+    server = next;
+  };
+  const pause = async () => {
+    const current = server;
+    server = null;
+    current?.httpServer?.closeAllConnections();
+    await current?.close();
+  };
   try {
-    ({ port } = await server.run());
+    await resume();
   } catch (error) {
     await rm(directory, { recursive: true, force: true });
     throw error;
@@ -80,9 +102,13 @@ export async function startS3rver({ bucket = "async-uploads" }: { bucket?: strin
     forcePathStyle: true,
     // s3rver's built-in account; it does not check SigV4 signatures.
     credentials: { accessKeyId: "S3RVER", secretAccessKey: "S3RVER" },
+    pause,
+    resume,
+    get running() {
+      return server !== null;
+    },
     async stop() {
-      server.httpServer?.closeAllConnections();
-      await server.close();
+      await pause();
       await rm(directory, { recursive: true, force: true });
     },
   };
@@ -92,25 +118,37 @@ export async function startS3rver({ bucket = "async-uploads" }: { bucket?: strin
 const AZURITE_ACCOUNT = "devstoreaccount1";
 const AZURITE_KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==";
 
-/** Azurite's blob service as a child process, in memory; `stop()` kills it. */
-export async function startAzurite({ container = "async-uploads" }: { container?: string } = {}): Promise<AzuriteInstance> {
+/**
+ * Azurite's blob service as a child process; `stop()` kills it. In memory, or with `persist` in a
+ * temporary directory, so that its blobs outlive a `pause()` (a test of a storage outage).
+ */
+export async function startAzurite({ container = "async-uploads", persist = false }: { container?: string; persist?: boolean } = {}): Promise<AzuriteInstance> {
   let lastError: unknown;
   // A free port can be taken by someone else between choosing and binding it; try a few.
   for (let attempt = 0; attempt < 3; attempt++) {
     const port = await freePort();
     const workspace = await mkdtemp(join(tmpdir(), "azurite-"));
-    const child = spawnAzurite(port, workspace);
     const blobEndpoint = `http://127.0.0.1:${port}/${AZURITE_ACCOUNT}`;
+    let child: ChildProcess | null = null;
     // Last resort if the process exits without calling stop().
-    const killChild = () => child.kill("SIGKILL");
+    const killChild = () => child?.kill("SIGKILL");
     process.on("exit", killChild);
+    const resume = async () => {
+      child = spawnAzurite(port, workspace, persist);
+      await waitUntilListening(child, blobEndpoint);
+    };
+    const pause = async () => {
+      const current = child;
+      child = null;
+      if (current) await killAndWait(current);
+    };
     const stop = async () => {
+      await pause();
       process.off("exit", killChild);
-      await killAndWait(child);
       await rm(workspace, { recursive: true, force: true });
     };
     try {
-      await waitUntilListening(child, blobEndpoint);
+      await resume();
       const connectionString =
         `DefaultEndpointsProtocol=http;AccountName=${AZURITE_ACCOUNT};AccountKey=${AZURITE_KEY};` +
         `BlobEndpoint=${blobEndpoint};`;
@@ -127,7 +165,19 @@ export async function startAzurite({ container = "async-uploads" }: { container?
         ],
       });
       await service.getContainerClient(container).createIfNotExists();
-      return { connectionString, blobEndpoint, accountName: AZURITE_ACCOUNT, accountKey: AZURITE_KEY, container, stop };
+      return {
+        connectionString,
+        blobEndpoint,
+        accountName: AZURITE_ACCOUNT,
+        accountKey: AZURITE_KEY,
+        container,
+        pause,
+        resume,
+        get running() {
+          return child !== null;
+        },
+        stop,
+      };
     } catch (error) {
       lastError = error;
       await stop();
@@ -136,17 +186,17 @@ export async function startAzurite({ container = "async-uploads" }: { container?
   throw new Error("Azurite did not start", { cause: lastError });
 }
 
-function spawnAzurite(port: number, workspace: string): ChildProcess {
+function spawnAzurite(port: number, workspace: string, persist: boolean): ChildProcess {
   // The `azurite-blob` bin, run with this Node rather than through a shebang and PATH lookup.
   const packageDir = dirname(require.resolve("azurite/package.json"));
   const main = join(packageDir, "dist/src/blob/main.js");
   const args = [
     main,
     ...["--blobHost", "127.0.0.1", "--blobPort", String(port)],
-    ...["--inMemoryPersistence", "--extentMemoryLimit", "512", "--silent", "--loose"],
-    ...["--skipApiVersionCheck", "--disableProductStyleUrl", "--disableTelemetry"],
+    ...(persist ? ["--location", workspace] : ["--inMemoryPersistence", "--extentMemoryLimit", "512"]),
+    ...["--silent", "--loose", "--skipApiVersionCheck", "--disableProductStyleUrl", "--disableTelemetry"],
   ];
-  // In memory, so nothing should be written; the cwd is a scratch directory in case anything is.
+  // In memory, nothing should be written; the cwd is a scratch directory in case anything is.
   return spawn(process.execPath, args, { cwd: workspace, stdio: ["ignore", "pipe", "pipe"] });
 }
 
@@ -177,7 +227,8 @@ async function killAndWait(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 3000);
+  // Time to write a persisted store to disk before it is killed.
+  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
   await exited;
   clearTimeout(timer);
 }

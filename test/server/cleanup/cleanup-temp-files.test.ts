@@ -1,9 +1,7 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { cleanupTempFiles, CleanupUsageError, type CleanupSummary } from "../../../server/cleanup/cleanup-temp-files";
-import { asyncTempFile } from "../../../server/db/schema";
 import {
-  BACKENDS, bytes, createCleanupContext, exists, FIELD, HOUR, OTHER_FIELD, rowCount, rowIds, seed, startBackend, statusOf, uploadsOn,
-  type Backend, type CleanupContext,
+  BACKENDS, bytes, exists, FIELD, HOUR, OTHER_FIELD, rowCount, rowIds, seed, statusOf, uploadsOn, useCleanupContext,
 } from "./helpers";
 
 const counts = (s: CleanupSummary) => ({
@@ -12,19 +10,7 @@ const counts = (s: CleanupSummary) => ({
 });
 
 describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
-  let backend: Backend;
-  let context: CleanupContext;
-  beforeAll(async () => {
-    backend = await startBackend(name);
-    context = await createCleanupContext(backend);
-  });
-  afterAll(async () => {
-    await context?.close();
-    await backend?.close();
-  });
-  beforeEach(async () => {
-    await context.db.delete(asyncTempFile);
-  });
+  const context = useCleanupContext(name);
 
   /** One row of every kind; the `stale` ones are what a 24 h cleanup must remove. */
   async function seedEveryKind() {
@@ -43,7 +29,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
       { ageMs: 25 * HOUR, status: "committed", bytes: null, committedKey: committedFinal[2] }, // 8 temp already gone
       { ageMs: 25 * HOUR, fieldId: "legacy.field", bytes: bytes(5) }, // 9 field not registered here
     ]);
-    for (const key of committedFinal) await backend.put(key, bytes(40));
+    for (const key of committedFinal) await context.backend.put(key, bytes(40));
     return { rows, committedFinal };
   }
 
@@ -57,10 +43,10 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
     });
     const remaining = [0, 1, 2, 9].map((i) => rows[i]!.id).sort();
     expect(await rowIds(context.db, rows.map((row) => row.id))).toEqual(remaining);
-    for (const i of [0, 1, 2, 9]) expect(await exists(backend.storage, rows[i]!.key), `object of row ${i}`).toBe(true);
-    for (const i of [3, 5, 6, 7]) expect(await exists(backend.storage, rows[i]!.key), `object of row ${i}`).toBe(false);
+    for (const i of [0, 1, 2, 9]) expect(await exists(context.backend.storage, rows[i]!.key), `object of row ${i}`).toBe(true);
+    for (const i of [3, 5, 6, 7]) expect(await exists(context.backend.storage, rows[i]!.key), `object of row ${i}`).toBe(false);
     // The saved files are never touched: only the temp key of a committed row is deleted.
-    for (const key of committedFinal) expect(await exists(backend.storage, key), key).toBe(true);
+    for (const key of committedFinal) expect(await exists(context.backend.storage, key), key).toBe(true);
     expect(await statusOf(context.db, rows[2]!.id)).toBe("committed");
   });
 
@@ -70,7 +56,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
     const dry = await cleanupTempFiles(context.uploads, { dryRun: true, batchSize: 3 });
     expect(dry.dryRun).toBe(true);
     expect(await rowIds(context.db, rows.map((row) => row.id))).toEqual(before);
-    for (const i of [3, 5, 6, 7]) expect(await exists(backend.storage, rows[i]!.key)).toBe(true);
+    for (const i of [3, 5, 6, 7]) expect(await exists(context.backend.storage, rows[i]!.key)).toBe(true);
 
     const real = await cleanupTempFiles(context.uploads, { batchSize: 3 });
     expect(counts(dry)).toEqual(counts(real));
@@ -85,7 +71,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
     const summary = await cleanupTempFiles(context.uploads, { fieldIds: [OTHER_FIELD] });
     expect(summary.removed).toBe(1);
     expect(await rowIds(context.db, rows.map((row) => row.id))).toEqual([rows[0]!.id]);
-    expect(await exists(backend.storage, rows[0]!.key)).toBe(true);
+    expect(await exists(context.backend.storage, rows[0]!.key)).toBe(true);
   });
 
   it("--max-duration stops between batches, leaving whole batches for the next run", async () => {
@@ -98,7 +84,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
     const left = await rowIds(context.db, rows.map((row) => row.id));
     expect(left).toHaveLength(30 - summary.removed);
     // Nothing half-done: every row left still has its object.
-    for (const row of rows.filter((r) => left.includes(r.id))) expect(await exists(backend.storage, row.key)).toBe(true);
+    for (const row of rows.filter((r) => left.includes(r.id))) expect(await exists(context.backend.storage, row.key)).toBe(true);
     const rest = await cleanupTempFiles(context.uploads, { batchSize: 5 });
     expect(rest.removed).toBe(30 - summary.removed);
     expect(await rowCount(context.db)).toBe(0);
@@ -112,7 +98,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
       batchSize: 5,
       sleepMs: 300,
       onProgress: (progress) => {
-        if (progress.batch === 1) downed = backend.takeDown();
+        if (progress.batch === 1) downed = context.backend.takeDown();
       },
     });
     await downed;
@@ -130,19 +116,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
 });
 
 describe("cleanupTempFiles options", () => {
-  let backend: Backend;
-  let context: CleanupContext;
-  beforeAll(async () => {
-    backend = await startBackend("filesystem");
-    context = await createCleanupContext(backend);
-  });
-  afterAll(async () => {
-    await context?.close();
-    await backend?.close();
-  });
-  beforeEach(async () => {
-    await context.db.delete(asyncTempFile);
-  });
+  const context = useCleanupContext("filesystem");
 
   it("refuses a threshold below the upload URL lifetime unless forced", async () => {
     const [row] = await seed(context, [{ ageMs: 20 * 60_000, bytes: bytes(1) }]);
@@ -162,7 +136,7 @@ describe("cleanupTempFiles options", () => {
 
   it("defaults to 24 h, or to the temp file lifetime when that is longer", async () => {
     const rows = await seed(context, [{ ageMs: 23 * HOUR, bytes: bytes(1) }, { ageMs: 30 * HOUR, bytes: bytes(1) }, { ageMs: 49 * HOUR, bytes: bytes(1) }]);
-    const longLived = uploadsOn(context.db, backend.storage);
+    const longLived = uploadsOn(context.db, context.backend.storage);
     Object.assign(longLived.settings, { tempFileLifetimeMs: 48 * HOUR });
     expect((await cleanupTempFiles(longLived, {})).removed).toBe(1);
     expect((await cleanupTempFiles(context.uploads, {})).removed).toBe(1);
@@ -174,7 +148,7 @@ describe("cleanupTempFiles options", () => {
     await seed(context, [{ ageMs: 25 * HOUR, status: "committed", key, committedKey: key, bytes: bytes(9) }]);
     const summary = await cleanupTempFiles(context.uploads, {});
     expect(summary.skipped).toBe(1);
-    expect(await exists(backend.storage, key)).toBe(true);
+    expect(await exists(context.backend.storage, key)).toBe(true);
   });
 
   it("reports progress after each batch and walks rows created in the same instant only once", async () => {

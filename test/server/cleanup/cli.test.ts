@@ -4,14 +4,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { S3Client } from "@aws-sdk/client-s3";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { runCleanupCli, type LoadedUploads } from "../../../server/cleanup/cli";
 import { connectDatabase } from "../../../server/db/database";
-import { asyncTempFile } from "../../../server/db/schema";
 import { s3Storage } from "../../../server/storage/s3";
 import { freePort } from "../../helpers/emulators";
 import {
-  bytes, createCleanupContext, exists, HOUR, onPostgres, rowCount, seed, startBackend, uploadsOn, type Backend, type CleanupContext,
+  bytes, createCleanupContext, exists, HOUR, onPostgres, rowCount, seed, startBackend, uploadsOn, useCleanupContext, type CleanupContext,
 } from "./helpers";
 
 const REPO = fileURLToPath(new URL("../../../", import.meta.url));
@@ -32,20 +31,8 @@ async function runInProcess(argv: string[], loaded: () => Promise<LoadedUploads>
 }
 
 describe("cleanup-temp-files CLI (in process)", () => {
-  let backend: Backend;
-  let context: CleanupContext;
+  const context = useCleanupContext("filesystem");
   const provide = () => Promise.resolve({ uploads: context.uploads, close: async () => {} });
-  beforeAll(async () => {
-    backend = await startBackend("filesystem");
-    context = await createCleanupContext(backend);
-  });
-  afterAll(async () => {
-    await context?.close();
-    await backend?.close();
-  });
-  beforeEach(async () => {
-    await context.db.delete(asyncTempFile);
-  });
   const stale = (n: number) => seed(context, Array.from({ length: n }, () => ({ ageMs: 25 * HOUR, bytes: bytes(1024) })));
 
   it("prints a line per batch and a summary when not on a terminal, and exits 0", async () => {

@@ -1,12 +1,10 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupTempFiles } from "../../../server/cleanup/cleanup-temp-files";
 import { connectDatabase, type Connection } from "../../../server/db/database";
-import { asyncTempFile } from "../../../server/db/schema";
 import { AsyncUploadsError } from "../../../server/errors";
 import {
-  BACKENDS, bytes, createCleanupContext, exists, FIELD, HOUR, onPostgres, rowCount, rowIds, seed, spyOn, startBackend, uploadsOn,
-  type Backend, type CleanupContext,
+  BACKENDS, bytes, exists, FIELD, HOUR, onPostgres, rowCount, rowIds, seed, spyOn, uploadsOn, useCleanupContext, type CleanupContext,
 } from "./helpers";
 
 // Two runs (or a run and a save) at once need two real connections and row locks: PGlite is one
@@ -19,25 +17,20 @@ const OLDER_THAN = 1 * HOUR;
 const STALE_BUT_SAVABLE = { ageMs: 2 * HOUR, expiresInMs: 20 * HOUR };
 
 raceable("two cleanups at once", () => {
-  let backend: Backend;
-  let context: CleanupContext;
+  const context = useCleanupContext("filesystem", { emptyEachTest: false });
   let second: Connection;
   beforeAll(async () => {
-    backend = await startBackend("filesystem");
-    context = await createCleanupContext(backend);
     second = await connectDatabase({ url: context.url!, schema: context.schema! });
   });
   afterAll(async () => {
     await second?.close();
-    await context?.close();
-    await backend?.close();
   });
 
   it("remove each of 1,000 stale rows exactly once, with no errors", async () => {
     const rows = await seed(context, Array.from({ length: 1000 }, (_, i) => ({ ageMs: 25 * HOUR + i, bytes: bytes(16) })));
     // Each run has its own connection pool, as two machines would; the spies see every delete.
-    const spyA = spyOn(backend.storage);
-    const spyB = spyOn(backend.storage);
+    const spyA = spyOn(context.backend.storage);
+    const spyB = spyOn(context.backend.storage);
     const [a, b] = await Promise.all([
       cleanupTempFiles(uploadsOn(context.db, spyA.storage), { batchSize: 50 }),
       cleanupTempFiles(uploadsOn(second.db, spyB.storage), { batchSize: 50 }),
@@ -51,26 +44,16 @@ raceable("two cleanups at once", () => {
     expect(new Set(deleted).size).toBe(1000);
     expect(a.bytesFreed + b.bytesFreed).toBe(16 * 1000);
     expect(await rowCount(context.db)).toBe(0);
-    for (const row of rows.slice(0, 20)) expect(await exists(backend.storage, row.key)).toBe(false);
+    for (const row of rows.slice(0, 20)) expect(await exists(context.backend.storage, row.key)).toBe(false);
   });
 });
 
 raceable.each(BACKENDS)("cleanup racing a save on %s", (name) => {
-  let backend: Backend;
-  let context: CleanupContext;
+  const context = useCleanupContext(name);
   let spy: ReturnType<typeof spyOn>;
-  beforeAll(async () => {
-    backend = await startBackend(name);
-    context = await createCleanupContext(backend);
-    spy = spyOn(backend.storage);
+  beforeAll(() => {
+    spy = spyOn(context.backend.storage);
     Object.assign(context.uploads.registry.get(FIELD)!, { storage: spy.storage });
-  });
-  afterAll(async () => {
-    await context?.close();
-    await backend?.close();
-  });
-  beforeEach(async () => {
-    await context.db.delete(asyncTempFile);
   });
 
   const save = (key: string, whileLocked?: () => Promise<void>) =>
@@ -90,8 +73,8 @@ raceable.each(BACKENDS)("cleanup racing a save on %s", (name) => {
     expect(summary).toMatchObject({ scanned: 1, removed: 1, failed: 0 });
     expect(await rowIds(context.db, [other!.id])).toEqual([]);
     expect(result.key).toBe(finalKeyOf(row!.id));
-    expect(await backend.storage.stat(finalKeyOf(row!.id))).toMatchObject({ size: 20 });
-    expect(await exists(backend.storage, row!.key)).toBe(false); // afterCommit deleted the temp object
+    expect(await context.backend.storage.stat(finalKeyOf(row!.id))).toMatchObject({ size: 20 });
+    expect(await exists(context.backend.storage, row!.key)).toBe(false); // afterCommit deleted the temp object
     expect(await rowCount(context.db)).toBe(0);
   });
 
@@ -107,8 +90,8 @@ raceable.each(BACKENDS)("cleanup racing a save on %s", (name) => {
     const outcome = await saving;
     expect(outcome).toBeInstanceOf(AsyncUploadsError);
     expect((outcome as AsyncUploadsError).code).toBe("invalid_upload");
-    expect(await exists(backend.storage, finalKeyOf(row!.id))).toBe(false);
-    expect(await exists(backend.storage, row!.key)).toBe(false);
+    expect(await exists(context.backend.storage, finalKeyOf(row!.id))).toBe(false);
+    expect(await exists(context.backend.storage, row!.key)).toBe(false);
     expect(await rowCount(context.db)).toBe(0);
   });
 
@@ -122,15 +105,15 @@ raceable.each(BACKENDS)("cleanup racing a save on %s", (name) => {
       if (saved.status === "fulfilled") {
         outcomes.saved++;
         expect(saved.value.key).toBe(finalKeyOf(row!.id));
-        expect(await backend.storage.stat(finalKeyOf(row!.id))).toMatchObject({ size: 20 + i });
+        expect(await context.backend.storage.stat(finalKeyOf(row!.id))).toMatchObject({ size: 20 + i });
       } else {
         outcomes.refused++;
         expect((saved.reason as AsyncUploadsError).code).toBe("invalid_upload");
-        expect(await exists(backend.storage, finalKeyOf(row!.id))).toBe(false);
+        expect(await exists(context.backend.storage, finalKeyOf(row!.id))).toBe(false);
       }
       // Either way nothing is left behind: no row, no temp object.
       expect(await rowCount(context.db)).toBe(0);
-      expect(await exists(backend.storage, row!.key)).toBe(false);
+      expect(await exists(context.backend.storage, row!.key)).toBe(false);
     }
     expect(outcomes.saved + outcomes.refused).toBe(8);
   });

@@ -1,87 +1,24 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { BlobServiceClient, StorageSharedKeyCredential } from "@azure/storage-blob";
+import { afterAll, beforeAll, beforeEach } from "vitest";
 import { eq, inArray } from "drizzle-orm";
 import { createAsyncUploads, type AsyncUploads } from "../../../server/create-async-uploads";
 import type { Database } from "../../../server/db/database";
 import { asyncTempFile, type TempFileStatus } from "../../../server/db/schema";
 import { makeTempKey } from "../../../server/keys";
 import { MiB } from "../../../server/registry";
-import { azureStorage } from "../../../server/storage/azure";
-import { filesystemStorage } from "../../../server/storage/filesystem";
-import { s3Storage } from "../../../server/storage/s3";
 import type { StorageDriver } from "../../../server/storage/types";
+import { startBackend as startTestBackend, type BackendName, type TestBackend } from "../../helpers/backends";
 import { createTestDatabase } from "../../helpers/db";
-import { startAzurite, startS3rver } from "../../helpers/emulators";
 import { TEST_SECRET } from "../../helpers/uploads";
 
 export const HOUR = 60 * 60 * 1000;
-export const BACKENDS = ["filesystem", "s3", "azure"] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export { BACKENDS, type BackendName } from "../../helpers/backends";
 export const FIELD = "docs.file";
 export const OTHER_FIELD = "avatars.image";
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
-/** A real storage backend, with a way to write objects directly and to take the service down. */
-export interface Backend {
-  name: BackendName;
-  storage: StorageDriver;
-  /** The filesystem backend's root directory. */
-  root?: string;
-  put(key: string, bytes: Uint8Array): Promise<void>;
-  /** Stops the emulator (S3, Azure) or, for the local disk, makes every call fail like a dead disk. */
-  takeDown(): Promise<void>;
-  close(): Promise<void>;
-}
-
-export async function startBackend(name: BackendName): Promise<Backend> {
-  if (name === "s3") {
-    const s3 = await startS3rver();
-    // One attempt: an outage should fail fast, not after the SDK's retries.
-    const client = new S3Client({ region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials, maxAttempts: 1 });
-    let stopped = false;
-    return {
-      name,
-      storage: s3Storage({ bucket: s3.bucket, client }),
-      put: async (key, bytes) => void (await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: bytes }))),
-      takeDown: async () => { stopped = true; await s3.stop(); },
-      close: async () => { client.destroy(); if (!stopped) await s3.stop(); },
-    };
-  }
-  if (name === "azure") {
-    const azurite = await startAzurite();
-    const credential = new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey);
-    const service = new BlobServiceClient(azurite.blobEndpoint, credential, { retryOptions: { maxTries: 1 } });
-    const containerClient = service.getContainerClient(azurite.container);
-    let stopped = false;
-    return {
-      name,
-      storage: azureStorage({ containerClient, credential }),
-      put: async (key, bytes) => void (await containerClient.getBlockBlobClient(key).uploadData(bytes)),
-      takeDown: async () => { stopped = true; await azurite.stop(); },
-      close: async () => { if (!stopped) await azurite.stop(); },
-    };
-  }
-  const root = await mkdtemp(join(tmpdir(), "cleanup-test-"));
-  const disk = filesystemStorage({ root });
-  let down = false;
-  // Tests run as root here, so permissions cannot make the disk fail; the fault is injected instead.
-  const dead = (operation: string) => new Error(`[filesystem] ${operation} failed: EIO: i/o error (injected)`);
-  const storage: StorageDriver = Object.assign(Object.create(disk) as StorageDriver, {
-    stat: (key: string) => (down ? Promise.reject(dead("stat")) : disk.stat(key)),
-    delete: (key: string) => (down ? Promise.reject(dead("delete")) : disk.delete(key)),
-  });
-  return {
-    name,
-    storage,
-    root,
-    put: (key, bytes) => disk.write(key, [bytes], { size: bytes.length }),
-    takeDown: async () => { down = true; },
-    close: () => rm(root, { recursive: true, force: true }),
-  };
-}
+/** A real storage backend (test/helpers/backends.ts) whose clients try once: an outage fails fast, not after the SDK's retries. */
+export const startBackend = (name: BackendName): Promise<Backend> => startTestBackend(name, { attempts: 1 });
+export type Backend = TestBackend;
 
 export interface CleanupContext {
   uploads: AsyncUploads;
@@ -98,6 +35,38 @@ export async function createCleanupContext(backend: Backend): Promise<CleanupCon
   const connection = await createTestDatabase();
   const uploads = uploadsOn(connection.db, backend.storage);
   return { uploads, db: connection.db, backend, url: connection.url, schema: connection.schema, close: () => connection.close() };
+}
+
+/**
+ * The setup every cleanup suite shares: a backend and a fresh database for the describe block
+ * (started in `beforeAll`, closed in `afterAll`) and, unless `emptyEachTest` is false, an empty
+ * table before each test. The returned context reads through to them once `beforeAll` has run.
+ */
+export function useCleanupContext(name: BackendName, { emptyEachTest = true }: { emptyEachTest?: boolean } = {}): CleanupContext {
+  let backend: Backend | undefined;
+  let started: CleanupContext | undefined;
+  const current = () => started ?? raise("the cleanup context is started in beforeAll");
+  beforeAll(async () => {
+    backend = await startBackend(name);
+    started = await createCleanupContext(backend);
+  });
+  afterAll(async () => {
+    await started?.close();
+    await backend?.close();
+  });
+  if (emptyEachTest) beforeEach(async () => void (await current().db.delete(asyncTempFile)));
+  return {
+    get uploads() { return current().uploads; },
+    get db() { return current().db; },
+    get backend() { return current().backend; },
+    get url() { return current().url; },
+    get schema() { return current().schema; },
+    close: () => current().close(),
+  };
+}
+
+function raise(message: string): never {
+  throw new Error(message);
 }
 
 export function uploadsOn(db: Database, storage: StorageDriver): AsyncUploads {
