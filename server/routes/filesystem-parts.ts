@@ -4,9 +4,9 @@ import { partRange } from "../../shared/multipart.js";
 import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import { decodeMultipartState } from "../multipart/plan.js";
-import type { FilesystemStorage } from "../storage/filesystem.js";
 import { verifyToken } from "../tokens.js";
 import type { RouteDeps } from "./deps.js";
+import { filesystemStorageOf, rethrowRefusal } from "./filesystem.js";
 
 /**
  * `PUT {base}/fs/upload-part/{token}`: one part of a chunked upload to the filesystem backend. The
@@ -19,10 +19,7 @@ export function filesystemPartRoutes(deps: RouteDeps): Hono {
 
   app.put("/fs/upload-part/:token", async (c) => {
     const claims = verifyToken(c.req.param("token"), deps.secret, "upload-part", deps.now().getTime());
-    const storage = deps.registry.get(claims.fieldId)?.storage;
-    if (storage?.name !== "filesystem") {
-      throw new AsyncUploadsError("invalid_token", "This link does not belong to a file stored on this server.");
-    }
+    const storage = filesystemStorageOf(deps, claims.fieldId);
     const length = c.req.header("content-length");
     if (length !== undefined && Number(length) > claims.size) {
       throw new AsyncUploadsError("file_too_large", `The body is larger than part ${claims.partNumber} (${claims.size} bytes).`);
@@ -38,12 +35,12 @@ export function filesystemPartRoutes(deps: RouteDeps): Hono {
     const body = c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
     try {
-      await (storage as FilesystemStorage).multipart.writePart(claims.key, claims.partNumber, body, claims.size);
+      await storage.multipart.writePart(claims.key, claims.partNumber, body, claims.size);
     } catch (error) {
       // A dropped connection is what chunked uploads are for, not a server error: nothing was kept,
       // and the browser sends the part again.
       if (c.req.raw.signal.aborted) throw new AsyncUploadsError("invalid_request", "The connection was lost before the part arrived whole.");
-      throw error;
+      rethrowRefusal(error);
     }
     return c.body(null, 201);
   });

@@ -3,8 +3,7 @@ import { Hono } from "hono";
 import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import { contentDisposition } from "../storage/content-disposition.js";
-import type { StorageDriver } from "../storage/types.js";
-import type { FilesystemStorage } from "../storage/filesystem.js";
+import { FilesystemError, isFilesystemStorage, type FilesystemStorage } from "../storage/filesystem.js";
 import { verifyToken } from "../tokens.js";
 import type { RouteDeps } from "./deps.js";
 
@@ -37,7 +36,7 @@ export function filesystemRoutes(deps: RouteDeps): Hono {
     }
     const body = c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
-    await storage.write(claims.key, body, { size: claims.size });
+    await storage.write(claims.key, body, { size: claims.size }).catch(rethrowRefusal);
     return c.body(null, 201);
   });
 
@@ -62,10 +61,27 @@ export function filesystemRoutes(deps: RouteDeps): Hono {
   return app;
 }
 
-function filesystemStorageOf(deps: RouteDeps, fieldId: string): FilesystemStorage {
-  const storage: StorageDriver | undefined = deps.registry.get(fieldId)?.storage;
-  if (!storage || storage.name !== "filesystem") {
+/** The field's driver, when it is one that receives and serves the bytes through these routes. */
+export function filesystemStorageOf(deps: RouteDeps, fieldId: string): FilesystemStorage {
+  const storage = deps.registry.get(fieldId)?.storage;
+  if (!isFilesystemStorage(storage)) {
     throw new AsyncUploadsError("invalid_token", "This link does not belong to a file stored on this server.");
   }
-  return storage as FilesystemStorage;
+  return storage;
+}
+
+/** Rethrows the filesystem driver's refusals as the uploader reads them; anything else stays a server error. */
+export function rethrowRefusal(error: unknown): never {
+  if (!(error instanceof FilesystemError)) throw error;
+  const options = { cause: error };
+  switch (error.kind) {
+    case "too_large":
+      throw new AsyncUploadsError("file_too_large", error.message, options);
+    case "too_short":
+      throw new AsyncUploadsError("invalid_request", error.message, options);
+    case "already_exists":
+      throw new AsyncUploadsError("already_uploaded", "A file was already uploaded with this link; ask for a new one.", options);
+    case "gone":
+      throw new AsyncUploadsError("already_uploaded", "This upload is complete, canceled or expired; it takes no more parts.", options);
+  }
 }

@@ -1,25 +1,28 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { readdir, rename, rm, rmdir, stat } from "node:fs/promises";
-import { dirname, resolve, sep } from "node:path";
+import { readdir, rename, rm, stat } from "node:fs/promises";
+import { sep } from "node:path";
 import type { StagedPart } from "../../shared/multipart.js";
-import { AsyncUploadsError } from "../errors.js";
 import { driverError } from "./driver-error.js";
-import type { UploadBody } from "./filesystem.js";
-import type { MultipartCapability } from "./types.js";
+import { FilesystemError, isCode } from "./filesystem-error.js";
+import type { MultipartCapability, UploadBody } from "./types.js";
 
 /** What the chunks need from the filesystem driver they belong to. */
-export interface ChunkStore {
-  readonly root: string;
+export interface FilesystemChunksDeps {
+  /** Absolute path of a key below the driver's root; throws for a key that could name a file outside it. */
+  pathOf(key: string): string;
+  /** The driver's `write`: exactly `size` bytes to a new file at `key`, nothing left behind on failure. */
   write(key: string, body: UploadBody, options: { size: number }): Promise<void>;
+  /** Removes the now-empty directories above a removed path, up to the driver's root. */
+  pruneEmptyParents(path: string): Promise<void>;
 }
 
 /** The filesystem backend's chunked uploads, which also receive the parts (through the app's `fs/upload-part` route). */
 export interface FilesystemChunks extends MultipartCapability {
   /**
-   * Streams part `partNumber` of the upload at `key`, exactly `size` bytes (`file_too_large` while
-   * streaming, `invalid_request` when shorter); a part sent again replaces the earlier one, and an
-   * interrupted body leaves nothing behind.
+   * Streams part `partNumber` of the upload at `key`, exactly `size` bytes (a `FilesystemError` of kind
+   * `too_large` while streaming, `too_short` when shorter, `gone` when the upload's parts were removed
+   * meanwhile); a part sent again replaces the earlier one, and an interrupted body leaves nothing behind.
    */
   writePart(key: string, partNumber: number, body: UploadBody, size: number): Promise<void>;
 }
@@ -33,23 +36,15 @@ export const partsDirOf = (key: string) => `${key}.parts`;
  * object at `key`, then removes them. There is no service limit on part sizes; the field's plan and
  * the signed part tokens bound them.
  */
-export function filesystemChunks(store: ChunkStore): FilesystemChunks {
+export function filesystemChunks({ pathOf, write, pruneEmptyParents }: FilesystemChunksDeps): FilesystemChunks {
   const fail = (operation: string, cause: unknown, key: string) => driverError("filesystem", operation, cause, `"${key}"`);
-  /** Keys reaching here were checked by `write` or made by the server; this only keeps paths under the root. */
-  const pathOf = (key: string) => {
-    const path = resolve(store.root, key);
-    if (!path.startsWith(store.root + sep)) throw new Error(`[filesystem] refused key ${JSON.stringify(key)}: it resolves outside the root`);
-    return path;
-  };
 
   async function removeParts(key: string): Promise<void> {
     const dir = pathOf(partsDirOf(key));
     // https://nodejs.org/api/fs.html#fspromisesrmpath-options
     await rm(dir, { recursive: true, force: true });
     // The now-empty directories above (the upload's own uuid directory, the day…), as `delete` does.
-    for (let parent = dirname(dir); parent.startsWith(store.root + sep); parent = dirname(parent)) {
-      if (!(await rmdir(parent).then(() => true, () => false))) return;
-    }
+    await pruneEmptyParents(dir);
   }
 
   return {
@@ -75,12 +70,14 @@ export function filesystemChunks(store: ChunkStore): FilesystemChunks {
       // Written under a unique name, then renamed over the part: a retried part replaces the first
       // attempt atomically, and two attempts at once end with one whole part, never a mix.
       const stagingKey = `${partKey}.upload-${randomBytes(8).toString("hex")}`;
-      await store.write(stagingKey, body, { size });
+      await write(stagingKey, body, { size });
       try {
         // https://nodejs.org/api/fs.html#fspromisesrenameoldpath-newpath
         await rename(pathOf(stagingKey), pathOf(partKey));
       } catch (error) {
         await rm(pathOf(stagingKey), { force: true });
+        // The parts directory went away with the staged part in it: `complete` or `abort` ran meanwhile.
+        if (isCode(error, "ENOENT")) throw new FilesystemError("gone", "The upload no longer takes parts.", { cause: error });
         throw fail("writing a part", error, partKey);
       }
     },
@@ -116,9 +113,10 @@ export function filesystemChunks(store: ChunkStore): FilesystemChunks {
         for (const part of parts) yield* createReadStream(`${dir}${sep}${part.partNumber}`) as AsyncIterable<Uint8Array>;
       }
       try {
-        await store.write(key, concatenated(), { size });
+        await write(key, concatenated(), { size });
       } catch (error) {
-        if (error instanceof AsyncUploadsError) throw fail("assembling the parts", error, key);
+        // The caller checked the part list, so a refusal here means the parts changed under us.
+        if (error instanceof FilesystemError) throw fail("assembling the parts", error, key);
         throw error;
       }
       await removeParts(key);
@@ -132,8 +130,4 @@ export function filesystemChunks(store: ChunkStore): FilesystemChunks {
       }
     },
   };
-}
-
-function isCode(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }

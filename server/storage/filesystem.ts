@@ -3,18 +3,18 @@ import { link, mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises
 import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
-import { AsyncUploadsError } from "../errors.js";
 import { driverError } from "./driver-error.js";
 import { filesystemChunks, type FilesystemChunks } from "./filesystem-chunks.js";
-import type { StorageDriver } from "./types.js";
+import { FilesystemError, isCode } from "./filesystem-error.js";
+import type { StorageDriver, UploadBody } from "./types.js";
+
+export { FilesystemError, type FilesystemErrorKind } from "./filesystem-error.js";
+export type { UploadBody } from "./types.js";
 
 export interface FilesystemStorageOptions {
   /** Directory that holds every stored file; keys are paths below it. Created when missing. */
   root: string;
 }
-
-/** A request body (`Request.body`), a Node stream, or any (async) iterable of byte chunks. */
-export type UploadBody = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
 
 /** The filesystem driver also receives and serves the bytes, through the app's own `fs/` routes. */
 export interface FilesystemStorage extends StorageDriver {
@@ -22,15 +22,25 @@ export interface FilesystemStorage extends StorageDriver {
   /** Absolute path of the root directory. */
   readonly root: string;
   /**
-   * Streams an upload to `key`, exactly `size` bytes: more is refused while streaming
-   * (`file_too_large`), fewer at the end (`invalid_request`), an existing key is never overwritten
-   * (`already_uploaded`). Nothing is left behind on any failure, an aborted body included.
+   * Streams an upload to `key`, exactly `size` bytes: more is refused while streaming (a
+   * `FilesystemError` of kind `too_large`), fewer at the end (`too_short`), an existing key is never
+   * overwritten (`already_exists`). Nothing is left behind on any failure, an aborted body included.
    */
   write(key: string, body: UploadBody, options: { size: number }): Promise<void>;
   /** The file's bytes as a stream, and its size, or null when it does not exist. */
   read(key: string): Promise<{ body: ReadableStream<Uint8Array>; size: number } | null>;
   /** Chunked uploads, whose parts arrive through the app's `fs/upload-part` route. */
   readonly multipart: FilesystemChunks;
+}
+
+/**
+ * Whether a field's driver receives and serves the bytes itself, through the app's `fs/` routes: it
+ * has what those routes call. Checked by shape, not by name, so a driver the app wraps (a prototype
+ * chain, a spread copy) still qualifies and one that merely calls itself "filesystem" does not.
+ */
+export function isFilesystemStorage(driver: StorageDriver | null | undefined): driver is FilesystemStorage {
+  const candidate = driver as Partial<FilesystemStorage> | null | undefined;
+  return typeof candidate?.write === "function" && typeof candidate.read === "function" && typeof candidate.multipart?.writePart === "function";
 }
 
 /** Stores uploads on the server's own disk; uploads and downloads go through signed app URLs. */
@@ -76,18 +86,18 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
         transform(chunk: Buffer, _encoding, callback) {
           received += chunk.length;
           if (received > size) {
-            callback(new AsyncUploadsError("file_too_large", `The file is larger than the declared ${size} bytes.`));
+            callback(new FilesystemError("too_large", `The file is larger than the declared ${size} bytes.`));
           } else callback(null, chunk);
         },
       });
       try {
         // Fail fast rather than after receiving the whole body; the link below is what guarantees it.
-        if (await exists(path)) throw alreadyUploaded();
+        if (await exists(path)) throw alreadyExists();
         const file = await openExclusive(partial);
         // https://nodejs.org/api/stream.html#streampipelinesource-transforms-destination-options
         await pipeline(source, counter, file.createWriteStream());
         if (received < size) {
-          throw new AsyncUploadsError("invalid_request", `The file is shorter than declared: ${received} of ${size} bytes arrived.`);
+          throw new FilesystemError("too_short", `The file is shorter than declared: ${received} of ${size} bytes arrived.`);
         }
         // https://nodejs.org/api/fs.html#fspromiseslinkexistingpath-newpath — EEXIST instead of overwriting.
         await link(partial, path);
@@ -95,8 +105,8 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
         source.destroy();
         await unlink(partial).catch(() => {});
         await pruneEmptyParents(path);
-        if (isCode(error, "EEXIST")) throw alreadyUploaded();
-        if (error instanceof AsyncUploadsError) throw error;
+        if (isCode(error, "EEXIST")) throw alreadyExists();
+        if (error instanceof FilesystemError) throw error;
         throw fail("write", error, `"${key}"`);
       }
       await unlink(partial);
@@ -197,7 +207,7 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
       return context.localUrl({ purpose: "download", key, filename, expiresAt: expiresAt.getTime() });
     },
   };
-  return { ...storage, multipart: filesystemChunks(storage) };
+  return { ...storage, multipart: filesystemChunks({ pathOf, write: storage.write, pruneEmptyParents }) };
 }
 
 /** Why a key may not be used as a relative path, or null. Keys are made by the server, so any of these is a bug or an attack. */
@@ -231,15 +241,11 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-function alreadyUploaded(): AsyncUploadsError {
-  return new AsyncUploadsError("already_uploaded", "A file was already uploaded with this link; ask for a new one.");
+function alreadyExists(): FilesystemError {
+  return new FilesystemError("already_exists", "A file is already stored under this name; it is never overwritten.");
 }
 
 /** ENOTDIR: a path component is a file, so the key cannot name a file either. */
 function isNotFound(error: unknown): boolean {
   return isCode(error, "ENOENT") || isCode(error, "ENOTDIR");
-}
-
-function isCode(error: unknown, code: string): boolean {
-  return error instanceof Error && (error as NodeJS.ErrnoException).code === code;
 }

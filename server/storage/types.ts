@@ -1,6 +1,9 @@
 import type { PartTarget, StagedPart } from "../../shared/multipart.js";
 import type { UploadTarget } from "../../shared/schemas.js";
 
+/** Bytes a driver receives itself (the filesystem driver): a request body (`Request.body`), a Node stream, or any (async) iterable of byte chunks. */
+export type UploadBody = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
+
 /** What a driver knows about a stored object. */
 export interface ObjectInfo {
   size: number;

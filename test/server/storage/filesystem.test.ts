@@ -2,9 +2,9 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promise
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { AsyncUploadsError } from "../../../server/errors";
 import { contentDisposition } from "../../../server/storage/content-disposition";
-import { filesystemStorage, type FilesystemStorage } from "../../../server/storage/filesystem";
+import { filesystemChunks } from "../../../server/storage/filesystem-chunks";
+import { FilesystemError, filesystemStorage, isFilesystemStorage, type FilesystemStorage } from "../../../server/storage/filesystem";
 import type { UrlContext } from "../../../server/storage/types";
 import { signToken, verifyToken } from "../../../server/tokens";
 import { bytes, describeStorageContract } from "./contract";
@@ -58,10 +58,10 @@ describe("filesystem driver", () => {
     const entries = await readdir(root, { recursive: true, withFileTypes: true }).catch(() => []);
     return entries.filter((entry) => entry.isFile()).map((entry) => join(entry.parentPath, entry.name).slice(root.length + 1)).sort();
   }
-  async function codeOf(promise: Promise<unknown>): Promise<string | undefined> {
+  async function kindOf(promise: Promise<unknown>): Promise<string | undefined> {
     const error = await promise.then(() => undefined, (e: unknown) => e);
-    expect(error).toBeInstanceOf(AsyncUploadsError);
-    return (error as AsyncUploadsError).code;
+    expect(error).toBeInstanceOf(FilesystemError);
+    return (error as FilesystemError).kind;
   }
 
   it("refuses a body larger than declared while it streams, and leaves nothing", async () => {
@@ -78,7 +78,7 @@ describe("filesystem driver", () => {
         stopped = true;
       }
     }
-    expect(await codeOf(storage.write("big/file.bin", endless(), { size: 40_000 }))).toBe("file_too_large");
+    expect(await kindOf(storage.write("big/file.bin", endless(), { size: 40_000 }))).toBe("too_large");
     expect(chunksPulled).toBeLessThanOrEqual(4);
     expect(stopped).toBe(true);
     expect(await files()).toEqual([]);
@@ -87,14 +87,15 @@ describe("filesystem driver", () => {
 
   it("refuses a body shorter than declared, and leaves nothing", async () => {
     const error = await storage.write("short/file.bin", new Blob([bytes(99)]).stream(), { size: 100 }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "invalid_request", message: expect.stringContaining("shorter than declared") });
+    expect(error).toBeInstanceOf(FilesystemError);
+    expect(error).toMatchObject({ kind: "too_short", message: expect.stringContaining("shorter than declared") });
     expect(await files()).toEqual([]);
   });
 
-  it("never overwrites: a second write to the key is already_uploaded and the first file stays", async () => {
+  it("never overwrites: a second write to the key is already_exists and the first file stays", async () => {
     const first = bytes(100);
     await storage.write("once/file.bin", new Blob([first]).stream(), { size: 100 });
-    expect(await codeOf(storage.write("once/file.bin", new Blob([bytes(100)]).stream(), { size: 100 }))).toBe("already_uploaded");
+    expect(await kindOf(storage.write("once/file.bin", new Blob([bytes(100)]).stream(), { size: 100 }))).toBe("already_exists");
     expect(new Uint8Array(await readFile(join(root, "once/file.bin")))).toEqual(first);
     expect(await files()).toEqual(["once/file.bin"]);
     await storage.delete("once/file.bin");
@@ -114,7 +115,7 @@ describe("filesystem driver", () => {
     ]);
     expect(results.map((result) => result.status).sort()).toEqual(["fulfilled", "rejected"]);
     const loser = results.find((result) => result.status === "rejected");
-    expect((loser as PromiseRejectedResult).reason).toMatchObject({ code: "already_uploaded" });
+    expect((loser as PromiseRejectedResult).reason).toMatchObject({ kind: "already_exists" });
     const winner = results[0]?.status === "fulfilled" ? a : b;
     expect(new Uint8Array(await readFile(join(root, "race/file.bin")))).toEqual(winner);
     expect(await files()).toEqual(["race/file.bin"]);
@@ -189,6 +190,33 @@ describe("filesystem driver", () => {
     await expect(storage.createUploadTarget({ key, contentType: "text/plain", size: 1, expiresAt }, context)).rejects.toThrow(refused);
     await expect(storage.createDownloadUrl({ key, filename: "x", expiresAt }, context)).rejects.toThrow(refused);
     expect(await readFile(join(dirname(root), "x"), "utf8")).toBe("outside");
+    expect(await files()).toEqual([]);
+  });
+
+  it("is told apart from other drivers by what its routes call, not by its name", () => {
+    expect(isFilesystemStorage(storage)).toBe(true);
+    // A driver the app wraps keeps its methods on the prototype chain.
+    expect(isFilesystemStorage(Object.create(storage) as FilesystemStorage)).toBe(true);
+    const { write: _write, ...withoutWrite } = storage;
+    expect(isFilesystemStorage({ ...withoutWrite, name: "filesystem" } as unknown as FilesystemStorage)).toBe(false);
+    expect(isFilesystemStorage(undefined)).toBe(false);
+  });
+
+  it("refuses a part whose upload was completed or aborted while it was written (gone), and keeps nothing", async () => {
+    const key = "chunks/id/file.bin";
+    // The driver's own pieces, except that `abort` runs between the part's write and its rename.
+    const chunks = filesystemChunks({
+      pathOf: (k) => join(root, k),
+      write: async (k, body, options) => {
+        await storage.write(k, body, options);
+        await storage.multipart.abort(key, "upload-id");
+      },
+      pruneEmptyParents: async () => {},
+    });
+    const error = await chunks.writePart(key, 1, [bytes(10)], 10).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(FilesystemError);
+    expect(error).toMatchObject({ kind: "gone" });
+    expect(await storage.multipart.listParts(key, "upload-id")).toEqual([]);
     expect(await files()).toEqual([]);
   });
 });
