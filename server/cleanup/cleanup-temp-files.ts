@@ -1,7 +1,7 @@
 import { and, asc, inArray, notInArray, sql } from "drizzle-orm";
 import type { Database } from "../db/database.js";
 import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema.js";
-import { decodeMultipartState } from "../multipart/plan.js";
+import { multipartStateOf } from "../multipart/plan.js";
 import type { StorageDriver } from "../storage/types.js";
 import { sleep } from "../../shared/sleep.js";
 import { mapWithConcurrency } from "./async-utils.js";
@@ -65,7 +65,7 @@ export interface CleanupSummary {
   durationMs: number;
 }
 
-type Row = { id: string; key: string; fieldId: string; status: string; committedKey: string | null; uploadId: string | null; cursor: string };
+type Row = { id: string; key: string; fieldId: string; status: string; committedKey: string | null; uploadId: string | null; partSize: number | null; cursor: string };
 type Outcome = { kind: "removed"; bytes: number; existed: boolean } | { kind: "failed" | "skipped"; reason: string };
 
 /**
@@ -112,7 +112,8 @@ export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions
     }
     try {
       // A chunked upload never completed: its staged parts go first (S3 abort, Azure blocks, chunk files).
-      if (row.uploadId !== null && !settings.dryRun) await storage.multipart?.abort(row.key, decodeMultipartState(row.uploadId).uploadId);
+      const open = multipartStateOf(row);
+      if (open && !settings.dryRun) await storage.multipart?.abort(row.key, open.uploadId);
       const info = await storage.stat(row.key);
       // Delete even when stat saw nothing: deleting is idempotent and the only call that must succeed.
       if (!settings.dryRun) await storage.delete(row.key);
@@ -134,7 +135,7 @@ export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions
     const query = tx
       .select({
         id: asyncTempFile.id, key: asyncTempFile.key, fieldId: asyncTempFile.fieldId, status: asyncTempFile.status,
-        committedKey: asyncTempFile.committedKey, uploadId: asyncTempFile.uploadId,
+        committedKey: asyncTempFile.committedKey, uploadId: asyncTempFile.uploadId, partSize: asyncTempFile.partSize,
         // Exact (microsecond) text: a JS Date would truncate it and make the keyset revisit rows.
         cursor: sql<string>`${asyncTempFile.createdAt}::text`,
       })

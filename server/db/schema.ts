@@ -19,10 +19,13 @@ export const asyncTempFile = pgTable(
     status: text("status", { enum: TEMP_FILE_STATUSES }).notNull().default("pending"),
     committedKey: text("committed_key"),
     /**
-     * While a chunked upload is open: its storage upload id (S3) or staging id, with its part size
-     * (`server/multipart/plan.ts`); null once the server assembled the parts, and for single uploads.
+     * While a chunked upload is open: the storage's upload id (S3) or staging id (Azure, filesystem);
+     * null once the server assembled the parts, and for single uploads. So "set" means "parts staged,
+     * not yet assembled": commit refuses such a row and cleanup aborts it.
      */
     uploadId: text("upload_id"),
+    /** The part size the browser was given for that chunked upload; set and cleared with `upload_id`. */
+    partSize: bigint("part_size", { mode: "number" }),
     error: text("error"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     /** After this the upload can no longer be committed. */
@@ -32,6 +35,7 @@ export const asyncTempFile = pgTable(
     index("async_temp_file_status_created_at_idx").on(table.status, table.createdAt),
     index("async_temp_file_principal_status_idx").on(table.principal, table.status),
     check("async_temp_file_status_check", sql`${table.status} in ('pending', 'committed', 'failed')`),
+    check("async_temp_file_part_size_check", sql`(${table.uploadId} is null) = (${table.partSize} is null) and (${table.partSize} is null or ${table.partSize} > 0)`),
   ],
 );
 

@@ -4,7 +4,7 @@ import { asyncTempFile, type AsyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import type { Field, FieldRegistry } from "../registry.js";
 import type { MultipartCapability } from "../storage/types.js";
-import { decodeMultipartState, type MultipartState } from "./plan.js";
+import { multipartStateOf, type MultipartState } from "./plan.js";
 
 export interface OpenUpload {
   row: AsyncTempFile;
@@ -40,7 +40,7 @@ export async function loadUpload(
   if (row.expiresAt.getTime() <= deps.now().getTime()) {
     throw new AsyncUploadsError("invalid_upload", "This upload has expired. Please choose the file again.");
   }
-  return { row, field, capability, state: row.uploadId === null ? null : decodeMultipartState(row.uploadId) };
+  return { row, field, capability, state: multipartStateOf(row) };
 }
 
 /** The state of an upload that must still take parts; a completed (or single-request) upload takes none. */

@@ -1,38 +1,27 @@
 import { formatBytes } from "../../shared/format-bytes.js";
 import { MAX_PARTS, partCountOf, type MultipartPlan } from "../../shared/multipart.js";
+import type { AsyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import type { Field } from "../registry.js";
 import type { MultipartCapability } from "../storage/types.js";
 
 /**
- * What `async_temp_file.upload_id` holds while a chunked upload is open: the storage's upload id and
- * the part size the browser was given (JSON). It is cleared when the server completes the upload, so
- * "upload_id is set" means "parts staged, not yet assembled": commit refuses such a row and cleanup
- * aborts it.
+ * A chunked upload that is open (parts staged, not yet assembled): the storage's upload id and the
+ * part size the browser was given, kept in the row's `upload_id` and `part_size`. Both are cleared
+ * when the server completes the upload (`MULTIPART_ASSEMBLED`).
  */
 export interface MultipartState {
   uploadId: string;
   partSize: number;
 }
 
-export function encodeMultipartState(state: MultipartState): string {
-  return JSON.stringify({ uploadId: state.uploadId, partSize: state.partSize });
+/** The row's open chunked upload, or null (a single upload, or one the server already assembled). */
+export function multipartStateOf(row: Pick<AsyncTempFile, "uploadId" | "partSize">): MultipartState | null {
+  return row.uploadId === null || row.partSize === null ? null : { uploadId: row.uploadId, partSize: row.partSize };
 }
 
-/** The state of a row's `upload_id`; throws on a value this code did not write. */
-export function decodeMultipartState(value: string): MultipartState {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(value);
-  } catch {
-    parsed = undefined;
-  }
-  const state = parsed as Partial<MultipartState> | undefined;
-  if (typeof state?.uploadId !== "string" || state.uploadId === "" || !Number.isSafeInteger(state.partSize) || state.partSize! < 1) {
-    throw new Error(`[async-uploads] upload_id ${JSON.stringify(value.slice(0, 80))} is not a chunked upload's state`);
-  }
-  return { uploadId: state.uploadId, partSize: state.partSize! };
-}
+/** The columns of a row whose chunked upload the server assembled: no parts left to take. */
+export const MULTIPART_ASSEMBLED = { uploadId: null, partSize: null } as const satisfies Partial<AsyncTempFile>;
 
 /** Chunked when the browser can do it, the file reaches the field's threshold and the storage supports it. */
 export function wantsMultipart(field: Field, request: { size: number; multipart?: boolean }): boolean {
@@ -56,12 +45,12 @@ export function partSizeFor(size: number, preferred: number, capability: Pick<Mu
 export async function startMultipartUpload(
   field: Field,
   request: { key: string; contentType: string; size: number },
-): Promise<{ plan: MultipartPlan; state: string }> {
+): Promise<{ plan: MultipartPlan; state: MultipartState }> {
   const capability = field.storage.multipart!;
   const partSize = partSizeFor(request.size, field.partSize, capability);
   const { uploadId } = await capability.create(request);
   return {
     plan: { uploadId, partSize, partCount: partCountOf(request.size, partSize) },
-    state: encodeMultipartState({ uploadId, partSize }),
+    state: { uploadId, partSize },
   };
 }

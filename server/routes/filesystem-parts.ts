@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { partRange } from "../../shared/multipart.js";
 import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
-import { decodeMultipartState } from "../multipart/plan.js";
+import { multipartStateOf } from "../multipart/plan.js";
 import { verifyToken } from "../tokens.js";
 import type { RouteDeps } from "./deps.js";
 import { filesystemStorageOf, rethrowRefusal } from "./filesystem.js";
@@ -25,7 +25,7 @@ export function filesystemPartRoutes(deps: RouteDeps): Hono {
       throw new AsyncUploadsError("file_too_large", `The body is larger than part ${claims.partNumber} (${claims.size} bytes).`);
     }
     const [row] = await deps.db.select().from(asyncTempFile).where(eq(asyncTempFile.key, claims.key));
-    const state = row?.uploadId ? decodeMultipartState(row.uploadId) : null;
+    const state = row ? multipartStateOf(row) : null;
     const open = row?.status === "pending" && row.expiresAt.getTime() > deps.now().getTime() && state?.uploadId === claims.uploadId;
     if (!row || !state || !open) {
       throw new AsyncUploadsError("already_uploaded", "This upload is complete, canceled or expired; it takes no more parts.");

@@ -6,6 +6,7 @@ import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import { checkPartList } from "../multipart/check-parts.js";
 import { abandoned, loadUpload, requireOpen, type OpenUpload } from "../multipart/open-upload.js";
+import { MULTIPART_ASSEMBLED } from "../multipart/plan.js";
 import { basePathOf, urlContextFor, type RouteDeps } from "./deps.js";
 import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
 
@@ -70,7 +71,7 @@ export function multipartRoutes(deps: RouteDeps): Hono {
     // finds the upload complete and answers the same.
     const key = await deps.db.transaction(async (tx) => {
       const open = await loadUpload(tx, deps, request.key, principal, { lock: true });
-      const finished = () => tx.update(asyncTempFile).set({ uploadId: null }).where(eq(asyncTempFile.id, open.row.id));
+      const finished = () => tx.update(asyncTempFile).set(MULTIPART_ASSEMBLED).where(eq(asyncTempFile.id, open.row.id));
       if (!open.state) {
         if (await isAssembled(open)) return open.row.key;
         throw new AsyncUploadsError("invalid_upload", "This upload has no parts to assemble. Please choose the file again.");

@@ -65,7 +65,8 @@ export function uploadUrlRoutes(deps: RouteDeps): Hono {
         originalFilename: request.filename.normalize("NFC"),
         contentType: request.contentType.toLowerCase(),
         declaredSize: request.size,
-        uploadId: multipart?.state ?? null,
+        uploadId: multipart?.state.uploadId ?? null,
+        partSize: multipart?.state.partSize ?? null,
         expiresAt: new Date(now.getTime() + deps.tempFileLifetimeMs),
       });
     });
