@@ -1,8 +1,3 @@
-import { mkdir, mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join, relative } from "node:path";
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
-import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
 import { eq } from "drizzle-orm";
 import { expect } from "vitest";
 import type { UploadUrlResponse } from "../../shared/schemas";
@@ -11,14 +6,10 @@ import type { AsyncUploads, AsyncUploadsOptions } from "../../server/create-asyn
 import { asyncTempFile, type AsyncTempFile } from "../../server/db/schema";
 import { AsyncUploadsError } from "../../server/errors";
 import { KiB, MiB } from "../../server/registry";
-import { azureStorage } from "../../server/storage/azure";
-import { filesystemStorage } from "../../server/storage/filesystem";
-import { s3Storage } from "../../server/storage/s3";
 import type { StorageDriver } from "../../server/storage/types";
-import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from "../helpers/emulators";
+import { startBackend, type BackendName, type TestBackend } from "../helpers/backends";
 import { createTestUploads, type TestUploads } from "../helpers/uploads";
 import { uploadLikeBrowser } from "../server/storage/contract";
-import { listFiles } from "../helpers/files";
 
 /**
  * The attacker's test bench: a real `createAsyncUploads` on a test database and a real backend
@@ -26,8 +17,7 @@ import { listFiles } from "../helpers/files";
  * check, `uploads.transaction`), and ways to list what the storage really holds afterwards.
  */
 
-export const BACKENDS = ["filesystem", "s3", "azure"] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export { BACKENDS, type BackendName } from "../helpers/backends";
 export const onPostgres = Boolean(process.env.DATABASE_URL);
 
 /** Fields every security test registers. */
@@ -42,81 +32,6 @@ export const FIELDS = {
   small: "docs.small",
 } as const;
 
-export interface SecurityBackend {
-  name: BackendName;
-  storage: StorageDriver;
-  /** Every object the service holds, as keys. */
-  listKeys(): Promise<string[]>;
-  /** Writes bytes straight to the service, around the app (what a misbehaving client of a lax backend could do). */
-  putDirect(key: string, bytes: Uint8Array, contentType?: string): Promise<void>;
-  /** Filesystem only: the directory above the root, which must never receive a file. */
-  outside?: string;
-  root?: string;
-  s3?: S3rverInstance;
-  azurite?: AzuriteInstance;
-  container?: ContainerClient;
-  close(): Promise<void>;
-}
-
-export async function startSecurityBackend(name: BackendName, options: { s3UploadMethod?: "POST" | "PUT" } = {}): Promise<SecurityBackend> {
-  if (name === "s3") {
-    const s3 = await startS3rver();
-    const client = new S3Client({ region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials, maxAttempts: 1 });
-    return {
-      name,
-      s3,
-      storage: s3Storage({ ...s3, uploadMethod: options.s3UploadMethod ?? "POST" }),
-      async listKeys() {
-        const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-        return (listed.Contents ?? []).map((object) => object.Key!).sort();
-      },
-      async putDirect(key, bytes, contentType) {
-        await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: bytes, ContentType: contentType }));
-      },
-      async close() {
-        client.destroy();
-        await s3.stop();
-      },
-    };
-  }
-  if (name === "azure") {
-    const azurite = await startAzurite();
-    const credential = new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey);
-    const container = new BlobServiceClient(azurite.blobEndpoint, credential, { retryOptions: { maxTries: 3, retryDelayInMs: 50 } }).getContainerClient(
-      azurite.container,
-    );
-    return {
-      name,
-      azurite,
-      container,
-      storage: azureStorage({ containerClient: container, credential }),
-      async listKeys() {
-        const keys: string[] = [];
-        for await (const blob of container.listBlobsFlat()) keys.push(blob.name);
-        return keys.sort();
-      },
-      async putDirect(key, bytes, contentType) {
-        await container.getBlockBlobClient(key).uploadData(bytes, contentType ? { blobHTTPHeaders: { blobContentType: contentType } } : {});
-      },
-      close: () => azurite.stop(),
-    };
-  }
-  const outside = await mkdtemp(join(tmpdir(), "async-uploads-security-"));
-  const root = join(outside, "store");
-  await mkdir(root);
-  const storage = filesystemStorage({ root });
-  return {
-    name,
-    storage,
-    root,
-    outside,
-    listKeys: async () => (await listFiles(root)).map((path) => relative(root, path).split("\\").join("/")).sort(),
-    putDirect: (key, bytes) => storage.write(key, [bytes], { size: bytes.length }),
-    close: () => rm(outside, { recursive: true, force: true }),
-  };
-}
-
-
 /** One record of the little app: who owns it and the keys each field holds. */
 interface AppRecord {
   owner: string;
@@ -124,7 +39,7 @@ interface AppRecord {
 }
 
 export interface Harness extends Omit<TestUploads, "put"> {
-  backend: SecurityBackend;
+  backend: TestBackend;
   /** The app's records, by instance id. */
   records: Map<string, AppRecord>;
   /** Sends the bytes to an issued target the way a browser would, on any backend. */
@@ -150,11 +65,11 @@ export interface UploadedOptions {
 
 /** A harness on a fresh database and a backend: one started here by name, or one given (and closed with the harness). */
 export async function createHarness(
-  backendOrName: BackendName | SecurityBackend,
+  backendOrName: BackendName | TestBackend,
   options: Partial<AsyncUploadsOptions> & { s3UploadMethod?: "POST" | "PUT"; register?: (uploads: AsyncUploads) => void } = {},
 ): Promise<Harness> {
   const backend =
-    typeof backendOrName === "string" ? await startSecurityBackend(backendOrName, { s3UploadMethod: options.s3UploadMethod }) : backendOrName;
+    typeof backendOrName === "string" ? await startBackend(backendOrName, { s3UploadMethod: options.s3UploadMethod }) : backendOrName;
   const records = new Map<string, AppRecord>();
   const owns = (principal: string, instanceId: string | undefined) =>
     instanceId === undefined || (records.get(instanceId)?.owner ?? principal) === principal;

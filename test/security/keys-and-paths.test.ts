@@ -63,10 +63,10 @@ for (const backendName of BACKENDS) {
       });
 
     it.each(REFUSED_NAMES)("refuses a file name that is a path or hides characters: %s → 400", async (_name, filename) => {
-      const before = await h.backend.listKeys();
+      const before = await h.backend.list();
       const error = await errorOf(await issue(filename), 400);
       expect(error.code).toBe("invalid_request");
-      expect(await h.backend.listKeys()).toEqual(before);
+      expect(await h.backend.list()).toEqual(before);
     });
 
     it("turns every encoded or look-alike separator into one harmless key segment, stored exactly there", async () => {
@@ -85,10 +85,10 @@ for (const backendName of BACKENDS) {
         // The ASCII fallback of the download header cannot carry a separator either.
         expect(contentDisposition(segment).split(";")[1], label).not.toMatch(/[/\\]/);
 
-        const before = new Set(await h.backend.listKeys());
+        const before = new Set(await h.backend.list());
         const uploaded = await h.upload(target, PDF_BYTES);
         expect(uploaded.ok, `${label}: upload answered ${uploaded.status}`).toBe(true);
-        const added = (await h.backend.listKeys()).filter((key) => !before.has(key));
+        const added = (await h.backend.list()).filter((key) => !before.has(key));
         expect(added, label).toEqual([target.key]);
         expect((await h.backend.storage.stat(target.key))?.size, label).toBe(PDF_BYTES.length);
 
@@ -133,11 +133,11 @@ for (const backendName of BACKENDS) {
 
     it("never copies outside the app's key space when the app passes on a hostile record id", async () => {
       const key = await h.uploaded(FIELDS.file, PDF_BYTES);
-      const before = await h.backend.listKeys();
+      const before = await h.backend.list();
       for (const instanceId of ["../../etc", "..", "a/../../b", "/abs"]) {
         await expect(h.save("alice", instanceId, FIELDS.file, key)).rejects.toThrow(/uploadTo returned/);
       }
-      expect(await h.backend.listKeys()).toEqual(before);
+      expect(await h.backend.list()).toEqual(before);
       expect((await h.rowOf(key))?.status).toBe("pending");
     });
   });

@@ -64,11 +64,11 @@ describe("ownership", () => {
   it("a committed key replayed into another record, by its owner or anyone else, is refused and changes nothing", async () => {
     const key = await h.uploaded(FIELDS.image, PNG_1x1, { filename: "p.png", contentType: "image/png" });
     const first = await h.save("alice", "replay-1", FIELDS.image, key);
-    const stored = await h.backend.listKeys();
+    const stored = await h.backend.list();
     await refused(h.save("alice", "replay-2", FIELDS.image, key));
     await refused(h.save("mallory", "replay-3", FIELDS.image, key));
     await refused(h.save("alice", "replay-1", FIELDS.image, [key]));
-    expect(await h.backend.listKeys()).toEqual(stored);
+    expect(await h.backend.list()).toEqual(stored);
     expect(h.records.get("replay-1")?.keys[FIELDS.image]).toEqual([first.key]);
   });
 
@@ -86,7 +86,7 @@ describe("ownership", () => {
     await refused(h.save("alice", "failed-1", FIELDS.image, bad));
     expect(await h.backend.storage.stat(bad)).toBeNull();
     expect((await h.rowOf(bad))?.status).not.toBe("committed");
-    await h.backend.putDirect(bad, new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'));
+    await h.backend.put(bad, new TextEncoder().encode('<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'));
     await refused(h.save("alice", "failed-1", FIELDS.image, bad));
     expect(await h.backend.storage.stat(bad)).toBeNull();
     expect(h.records.get("failed-1")).toBeUndefined();
@@ -109,7 +109,7 @@ describe("ownership", () => {
 
   it("double submit: of eight saves of one key at once, exactly one wins and one final object exists", async () => {
     const key = await h.uploaded(FIELDS.file, PDF_BYTES);
-    const before = new Set(await h.backend.listKeys());
+    const before = new Set(await h.backend.list());
     // Half into the same record (a double click), half into others (two tabs).
     const instances = ["dup-a", "dup-a", "dup-a", "dup-a", "dup-b", "dup-c", "dup-d", "dup-e"];
     const results = await Promise.allSettled(instances.map((instanceId) => h.save("alice", instanceId, FIELDS.file, key)));
@@ -118,7 +118,7 @@ describe("ownership", () => {
     for (const result of results) {
       if (result.status === "rejected") expect((result.reason as { code?: string }).code).toBe("invalid_upload");
     }
-    const after = (await h.backend.listKeys()).filter((stored) => !before.has(stored));
+    const after = (await h.backend.list()).filter((stored) => !before.has(stored));
     const winner = (winners[0] as PromiseFulfilledResult<{ key: string | null }>).value;
     expect(after).toEqual([winner.key]);
     expect(await h.backend.storage.stat(key)).toBeNull();
@@ -165,7 +165,7 @@ describe("flood of upload-url requests", () => {
     for (let i = 0; i < LIMIT; i++) expect((await ask("spreader", i % 2 ? FIELDS.file : FIELDS.small)).status).toBe(201);
     expect((await ask("spreader", FIELDS.word)).status).toBe(429);
     const [row] = await h.db.select().from(asyncTempFile).where(eq(asyncTempFile.principal, "spreader")).limit(1);
-    await h.backend.putDirect(row!.key, PDF_BYTES);
+    await h.backend.put(row!.key, PDF_BYTES);
     await h.save("spreader", "spreader-1", row!.fieldId, row!.key);
     expect((await ask("spreader")).status).toBe(201);
     expect((await ask("spreader")).status).toBe(429);

@@ -143,7 +143,7 @@ describe("request abuse", () => {
     });
     expect(status).toBe(413);
     expect(await h.backend.storage.stat(target.key)).toBeNull();
-    expect((await h.backend.listKeys()).filter((key) => key.startsWith(target.key))).toEqual([]);
+    expect((await h.backend.list()).filter((key) => key.startsWith(target.key))).toEqual([]);
     expect((await fetch(url, { method: "PUT", headers: { "content-type": "application/pdf" }, body: PDF_BYTES })).status).toBe(201);
   });
 
@@ -158,7 +158,7 @@ describe("request abuse", () => {
     });
     // The server notices the cut connection and removes what it wrote (a `.partial-…` file).
     const directory = target.key.slice(0, target.key.lastIndexOf("/") + 1);
-    const mine = async () => (await h.backend.listKeys()).filter((key) => key.startsWith(directory));
+    const mine = async () => (await h.backend.list()).filter((key) => key.startsWith(directory));
     await expect.poll(mine, { timeout: 5000 }).toEqual([]);
     const again = await fetch(url, { method: "PUT", headers: { "content-type": "application/octet-stream" }, body: new Uint8Array(big) });
     expect(again.status).toBe(201);

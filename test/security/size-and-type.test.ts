@@ -96,14 +96,14 @@ for (const backendName of BACKENDS) {
           },
         });
         Object.assign(field, { storage: racing });
-        const before = await h.backend.listKeys();
+        const before = await h.backend.list();
         try {
           const error = await refused(h.save("alice", "swap-1", FIELDS.image, target.key));
           expect(error.message).toMatch(/changed while it was being saved|not accepted/);
         } finally {
           Object.assign(field, { storage: original });
         }
-        expect((await h.backend.listKeys()).filter((key) => !before.includes(key))).toEqual([]);
+        expect((await h.backend.list()).filter((key) => !before.includes(key))).toEqual([]);
         expect(await h.backend.storage.stat(target.key)).toBeNull();
         expect(h.records.get("swap-1")).toBeUndefined();
       });
@@ -120,7 +120,7 @@ for (const backendName of BACKENDS) {
         const error = await refused(save());
         expect(await h.backend.storage.stat(key)).toBeNull();
         expect(h.records.get(instanceId)).toBeUndefined();
-        expect((await h.backend.listKeys()).filter((stored) => stored.startsWith(`${fieldId}/${instanceId}/`))).toEqual([]);
+        expect((await h.backend.list()).filter((stored) => stored.startsWith(`${fieldId}/${instanceId}/`))).toEqual([]);
         return error;
       }
 
