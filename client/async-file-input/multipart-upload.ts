@@ -83,22 +83,6 @@ export async function resumeInParts(options: MultipartUploadOptions, record: Res
   return run(options, record, done, new Map(held.map((part) => [part.partNumber, part.etag])));
 }
 
-/** Whether an `upload-url` answer is a chunked upload's plan (the engine then hands it to `uploadInParts`). */
-export function isMultipartResponse(body: unknown): body is MultipartUploadUrlResponse {
-  const candidate = body as Partial<MultipartUploadUrlResponse> | null;
-  const plan = candidate?.multipart;
-  return (
-    typeof candidate?.key === "string" &&
-    candidate.key !== "" &&
-    typeof candidate.expiresAt === "string" &&
-    typeof plan?.uploadId === "string" &&
-    Number.isSafeInteger(plan.partSize) &&
-    plan.partSize > 0 &&
-    Number.isSafeInteger(plan.partCount) &&
-    plan.partCount > 0
-  );
-}
-
 /** The resume record of this file for this field, when an unexpired one exists (same name, size and last-modified). */
 export function findResumable(options: Pick<MultipartUploadOptions, "fieldId" | "file" | "endpoint" | "storage">): ResumeRecord | null {
   const storage = storageOf(options);

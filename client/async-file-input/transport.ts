@@ -1,6 +1,6 @@
 import type { MultipartUploadUrlResponse } from "../../shared/multipart.js";
 import type { UploadTarget, UploadUrlRequest, UploadUrlResponse } from "../../shared/schemas.js";
-import { isMultipartResponse } from "./multipart-upload.js";
+import { isErrorBody, isMultipartUploadUrlResponse, isUploadUrlResponse } from "../../shared/response-guards.js";
 import { UploadFailure } from "./upload-failure.js";
 
 /** The two network steps of an upload; replaceable so the engine can be tested without a browser. */
@@ -48,15 +48,11 @@ async function requestTarget(
   }
   const body = parseJson(text);
   if (status < 200 || status > 299) {
-    const error = isRecord(body) && isRecord(body.error) ? body.error : undefined;
     const transient = status >= 502 && status <= 504;
-    if (error && typeof error.code === "string") {
-      const serverMessage = typeof error.message === "string" ? error.message : undefined;
-      throw new UploadFailure({ code: error.code, status, serverMessage, transient });
-    }
+    if (isErrorBody(body)) throw new UploadFailure({ code: body.error.code, status, serverMessage: body.error.message, transient });
     throw new UploadFailure({ code: "server_error", status, transient });
   }
-  if (!isUploadUrlResponse(body) && !isMultipartResponse(body)) throw new UploadFailure({ code: "bad_response", status });
+  if (!isUploadUrlResponse(body) && !isMultipartUploadUrlResponse(body)) throw new UploadFailure({ code: "bad_response", status });
   return body;
 }
 
@@ -109,7 +105,7 @@ function send(
 function storageMessage(xhr: XMLHttpRequest): string | undefined {
   const text = typeof xhr.responseText === "string" ? xhr.responseText : "";
   const body = parseJson(text);
-  if (isRecord(body) && isRecord(body.error) && typeof body.error.message === "string") return body.error.message.slice(0, 300);
+  if (isErrorBody(body) && body.error.message !== undefined) return body.error.message.slice(0, 300);
   const xml = /<Message>([^<]{1,300})/.exec(text)?.[1]?.trim();
   return xml || undefined;
 }
@@ -119,27 +115,6 @@ function parseJson(text: string): unknown {
     return JSON.parse(text);
   } catch {
     return undefined;
-  }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
-function isUploadUrlResponse(body: unknown): body is UploadUrlResponse {
-  if (!isRecord(body) || typeof body.key !== "string" || body.key === "" || !isRecord(body.upload)) return false;
-  const { method, url, headers, fields } = body.upload;
-  if ((method !== "PUT" && method !== "POST") || typeof url !== "string") return false;
-  if (!isHttpUrl(url)) return false;
-  const allStrings = (value: unknown) => isRecord(value) && Object.values(value).every((item) => typeof item === "string");
-  return (headers === undefined || allStrings(headers)) && (fields === undefined || allStrings(fields));
-}
-
-function isHttpUrl(url: string): boolean {
-  try {
-    return /^https?:$/.test(new URL(url, document.baseURI).protocol);
-  } catch {
-    return false;
   }
 }
 
