@@ -1,4 +1,5 @@
-import type { Context } from "hono";
+import type { Context, MiddlewareHandler } from "hono";
+import { basePath } from "hono/route";
 import type { Database } from "../db/database.js";
 import type { FieldRegistry } from "../registry.js";
 import type { UrlContext } from "../storage/types.js";
@@ -22,20 +23,40 @@ export interface RouteDeps {
   log: (message: string, error: unknown) => void;
 }
 
+/** The Hono env of the routes: where the app mounted them, recorded once per request by `recordMountPoint`. */
+export interface RoutesEnv {
+  Variables: { asyncUploadsMountPoint: string };
+}
+
 /**
- * The mount point of the routes, from the path of the current request: `/async-uploads/upload-url`
- * minus the route's own suffix. URLs to our own routes are root-relative, so they keep working behind
- * proxies that change scheme or host.
+ * Records where the app mounted the routes (`/async-uploads`; "" at the root) for the handlers that
+ * build URLs to our own routes. Registered on the routes' own app, so Hono's `basePath(c)` of this
+ * middleware is exactly the app's mount point, its parameters filled in.
  */
+export const recordMountPoint: MiddlewareHandler<RoutesEnv> = async function recordMountPoint(c, next) {
+  c.set("asyncUploadsMountPoint", basePath(c).replace(/\/$/, ""));
+  await next();
+};
+
+/** The mount point found by searching the path: only until upload-url and multipart use `mountPointOf`. */
 export function basePathOf(c: Context, suffixStart: string): string {
   const path = c.req.path;
   const at = path.lastIndexOf(suffixStart);
   return at <= 0 ? "" : path.slice(0, at);
 }
 
-/** The URL context handed to a field's storage driver: signs local URLs for this field. */
-export function urlContextFor(deps: RouteDeps, basePath: string, fieldId: string): UrlContext {
+/** Where the app mounted the routes, as `recordMountPoint` found it. */
+export function mountPointOf(c: Context<RoutesEnv>): string {
+  return c.get("asyncUploadsMountPoint");
+}
+
+/**
+ * The URL context handed to a field's storage driver: signs local URLs for this field under the
+ * routes' mount point. They are root-relative, so they keep working behind proxies that change
+ * scheme or host.
+ */
+export function urlContextFor(deps: RouteDeps, mountPoint: string, fieldId: string): UrlContext {
   return {
-    localUrl: (claims) => `${basePath}/fs/${claims.purpose}/${signToken({ ...claims, fieldId }, deps.secret)}`,
+    localUrl: (claims) => `${mountPoint}/fs/${claims.purpose}/${signToken({ ...claims, fieldId }, deps.secret)}`,
   };
 }

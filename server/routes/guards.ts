@@ -1,5 +1,6 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
+import { validator } from "hono/validator";
 import type { z } from "zod";
 import { AsyncUploadsError } from "../errors.js";
 
@@ -36,6 +37,17 @@ export function smallBody(maxSize = MAX_JSON_BODY_BYTES): MiddlewareHandler {
     onError: () => {
       throw new AsyncUploadsError("invalid_request", `The request body is larger than ${maxSize} bytes.`);
     },
+  });
+}
+
+/**
+ * Parses the JSON body and validates it with a shared schema, for the handler to read with
+ * `c.req.valid("json")`. Malformed JSON is refused by Hono's validator (an HTTPException 400, rendered
+ * as `invalid_request`); the first problem the schema finds becomes `invalid_request` here.
+ */
+export function jsonBody<T extends z.ZodType>(schema: T) {
+  return validator("json", function validateJsonBody(value: unknown): z.infer<T> {
+    return parseBody(schema, value);
   });
 }
 

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import type { Context } from "hono";
 import { HTTPException } from "hono/http-exception";
 import { AsyncUploadsError } from "../errors.js";
-import type { RouteDeps } from "./deps.js";
+import { recordMountPoint, type RouteDeps } from "./deps.js";
 import { downloadRoutes } from "./download.js";
 import { filesystemRoutes } from "./filesystem.js";
 import { filesystemPartRoutes } from "./filesystem-parts.js";
@@ -12,9 +12,10 @@ import { uploadUrlRoutes } from "./upload-url.js";
 /** All routes of the HTTP contract, to mount where the app likes (`app.route("/async-uploads", routes)`). */
 export function createRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
+  app.use(recordMountPoint);
   app.route("/", uploadUrlRoutes(deps));
   app.route("/", filesystemRoutes(deps));
-  app.route("/", multipartRoutes(deps));
+  app.route("/multipart", multipartRoutes(deps));
   app.route("/", filesystemPartRoutes(deps));
   app.route("/", downloadRoutes(deps));
   // A catch-all route, not `notFound`: once mounted with `app.route`, a sub-app's `notFound` is never

@@ -7,26 +7,26 @@ import { AsyncUploadsError } from "../errors.js";
 import { checkPartList } from "../multipart/check-parts.js";
 import { abandoned, loadUpload, requireOpen, type OpenUpload } from "../multipart/open-upload.js";
 import { MULTIPART_ASSEMBLED } from "../multipart/plan.js";
-import { basePathOf, urlContextFor, type RouteDeps } from "./deps.js";
-import { parseBody, readJson, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
+import { mountPointOf, urlContextFor, type RouteDeps, type RoutesEnv } from "./deps.js";
+import { jsonBody, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
 
 /** A complete request lists up to 10,000 parts with their ETags: about 600 KB at most. */
 const MAX_COMPLETE_BODY_BYTES = 1024 * 1024;
 const NO_STORE = { "Cache-Control": "no-store" };
 
 /**
- * The JSON routes of chunked uploads (`shared/multipart.ts`): part URLs on demand, the parts storage
- * holds (to resume), completion after the part list was checked, and cancel. Same guards as
- * `upload-url`, and only the principal who started an upload may touch it.
+ * `{base}/multipart/…`, the JSON routes of chunked uploads (`shared/multipart.ts`): part URLs on
+ * demand, the parts storage holds (to resume), completion after the part list was checked, and
+ * cancel. Same guards as `upload-url`, and only the principal who started an upload may touch it.
  */
-export function multipartRoutes(deps: RouteDeps): Hono {
-  const app = new Hono();
+export function multipartRoutes(deps: RouteDeps): Hono<RoutesEnv> {
+  const app = new Hono<RoutesEnv>();
   const sameOrigin = sameOriginJson(deps.allowedOrigins);
   const upload = async (c: Parameters<typeof requirePrincipal>[0], key: string) =>
     loadUpload(deps.db, deps, key, await requirePrincipal(c, deps.getPrincipal));
 
-  app.post("/multipart/sign-parts", sameOrigin, smallBody(), async (c) => {
-    const request = parseBody(signPartsRequestSchema, await readJson(c));
+  app.post("/sign-parts", sameOrigin, smallBody(), jsonBody(signPartsRequestSchema), async (c) => {
+    const request = c.req.valid("json");
     const open = await upload(c, request.key);
     const state = requireOpen(open);
     const size = open.row.declaredSize;
@@ -42,14 +42,14 @@ export function multipartRoutes(deps: RouteDeps): Hono {
         parts: request.partNumbers.map((partNumber) => ({ partNumber, ...partRange(partNumber, state.partSize, size) })),
         expiresAt,
       },
-      urlContextFor(deps, basePathOf(c, "/multipart/"), open.field.id),
+      urlContextFor(deps, mountPointOf(c), open.field.id),
     );
     const body: SignPartsResponse = { parts, expiresAt: expiresAt.toISOString() };
     return c.json(body, 200, NO_STORE);
   });
 
-  app.post("/multipart/list-parts", sameOrigin, smallBody(), async (c) => {
-    const request = parseBody(multipartKeyRequestSchema, await readJson(c));
+  app.post("/list-parts", sameOrigin, smallBody(), jsonBody(multipartKeyRequestSchema), async (c) => {
+    const request = c.req.valid("json");
     const open = await upload(c, request.key);
     const state = requireOpen(open);
     const staged = await open.capability.listParts(open.row.key, state.uploadId);
@@ -64,8 +64,8 @@ export function multipartRoutes(deps: RouteDeps): Hono {
     return c.json(body, 200, NO_STORE);
   });
 
-  app.post("/multipart/complete", sameOrigin, smallBody(MAX_COMPLETE_BODY_BYTES), async (c) => {
-    const request = parseBody(completeMultipartRequestSchema, await readJson(c));
+  app.post("/complete", sameOrigin, smallBody(MAX_COMPLETE_BODY_BYTES), jsonBody(completeMultipartRequestSchema), async (c) => {
+    const request = c.req.valid("json");
     const principal = await requirePrincipal(c, deps.getPrincipal);
     // Under the row lock: a second completion (a retry whose first answer was lost) waits, then
     // finds the upload complete and answers the same.
@@ -104,14 +104,14 @@ export function multipartRoutes(deps: RouteDeps): Hono {
     return c.json(body, 200, NO_STORE);
   });
 
-  app.post("/multipart/abort", sameOrigin, smallBody(), async (c) => {
-    const request = parseBody(multipartKeyRequestSchema, await readJson(c));
+  app.post("/abort", sameOrigin, smallBody(), jsonBody(multipartKeyRequestSchema), async (c) => {
+    const request = c.req.valid("json");
     const principal = await requirePrincipal(c, deps.getPrincipal);
     // The row is marked first: from then on nothing can complete or save it, and cleanup finishes
     // the job (parts still in flight, a storage that failed below) with the upload id it keeps.
     const open = await deps.db.transaction(async (tx) => {
       const found = await loadUpload(tx, deps, request.key, principal, { lock: true });
-      await tx.update(asyncTempFile).set({ status: "failed", error: "canceled by the uploader" }).where(eq(asyncTempFile.id, found.row.id));
+      await tx.update(asyncTempFile).set({ status: "canceled" }).where(eq(asyncTempFile.id, found.row.id));
       return found;
     });
     if (open.state) {
