@@ -1,11 +1,8 @@
 import { createHash, randomBytes } from "node:crypto";
-import { mkdtemp, readdir, rm } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { request as httpRequest, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { ListObjectsV2Command, ListPartsCommand, S3Client } from "@aws-sdk/client-s3";
-import { BlobServiceClient } from "@azure/storage-blob";
+import { ListPartsCommand } from "@aws-sdk/client-s3";
 import { serve } from "@hono/node-server";
 import { Hono } from "hono";
 import type {
@@ -17,16 +14,11 @@ import type {
 } from "../../../shared/multipart";
 import { createAsyncUploads, type AsyncUploads } from "../../../server/create-async-uploads";
 import { GiB, KiB, MiB, type FieldOptions } from "../../../server/registry";
-import { azureStorage } from "../../../server/storage/azure";
-import { filesystemStorage } from "../../../server/storage/filesystem";
-import { s3Storage } from "../../../server/storage/s3";
-import type { StorageDriver } from "../../../server/storage/types";
+import { startBackend as startTestBackend, type BackendName, type TestBackend } from "../../helpers/backends";
 import { createTestDatabase } from "../../helpers/db";
-import { startAzurite, startS3rver } from "../../helpers/emulators";
 import { TEST_SECRET } from "../../helpers/uploads";
 
-export const BACKENDS = ["filesystem", "s3", "azure"] as const;
-export type BackendName = (typeof BACKENDS)[number];
+export { BACKENDS, type BackendName } from "../../helpers/backends";
 
 /** Fields of the tests: small parts for quick cases, S3-sized parts for the large ones. */
 export const FIELDS = {
@@ -34,79 +26,47 @@ export const FIELDS = {
   large: { id: "docs.large", options: { maxSize: GiB, multipartThreshold: 64 * MiB, partSize: 8 * MiB } },
 } satisfies Record<string, { id: string; options: FieldOptions }>;
 
-/** What a storage holds under the temp prefix, staged parts included, for "nothing left behind". */
-export type Leftovers = () => Promise<string[]>;
-
-export interface Backend {
-  name: BackendName;
-  storage: StorageDriver;
-  leftovers: Leftovers;
+/** A backend of test/helpers/backends.ts that can also tell what it holds, staged parts included. */
+export interface Backend extends TestBackend {
+  /** What the storage holds, staged parts and incomplete uploads included, for "nothing left behind". */
+  leftovers(): Promise<string[]>;
   /** Told of every chunked upload started, so that `leftovers` can find incomplete ones. */
   started(key: string, uploadId: string): void;
-  close(): Promise<void>;
 }
 
 export async function startBackend(name: BackendName): Promise<Backend> {
-  if (name === "s3") {
-    const s3 = await startS3rver({ bucket: "multipart" });
-    // s3rver does not enforce S3's 5 MiB minimum part size, so tests may use small parts.
-    const client = new S3Client({
-      region: s3.region,
-      endpoint: s3.endpoint,
-      forcePathStyle: true,
-      credentials: s3.credentials,
-      requestChecksumCalculation: "WHEN_REQUIRED",
-      responseChecksumValidation: "WHEN_REQUIRED",
-    });
-    const uploads: Array<{ key: string; uploadId: string }> = [];
-    return {
-      name,
-      storage: s3Storage({ bucket: s3.bucket, client, minPartSize: 1 }),
-      // Objects, and incomplete uploads: s3rver has no ListMultipartUploads (501), so each upload
-      // started is asked for its parts (ListParts answers NoSuchUpload once it is completed or aborted).
-      leftovers: async () => {
-        const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-        const found = (listed.Contents ?? []).map((object) => object.Key ?? "");
-        for (const { key, uploadId } of uploads) {
-          const parts = await client.send(new ListPartsCommand({ Bucket: s3.bucket, Key: key, UploadId: uploadId })).catch((error: Error) => {
-            if (error.name === "NoSuchUpload") return null;
-            throw error;
-          });
-          if (parts) found.push(`incomplete upload of ${key} (${parts.Parts?.length ?? 0} parts)`);
-        }
-        return found;
-      },
-      started: (key, uploadId) => void uploads.push({ key, uploadId }),
-      close: async () => {
-        client.destroy();
-        await s3.stop();
-      },
-    };
+  // s3rver does not enforce S3's 5 MiB minimum part size, so tests may use small parts.
+  const backend = await startTestBackend(name, { bucket: "multipart", minPartSize: 1 });
+  const uploads: Array<{ key: string; uploadId: string }> = [];
+  return Object.assign(backend, {
+    leftovers: () => leftovers(backend, uploads),
+    started: (key: string, uploadId: string) => void uploads.push({ key, uploadId }),
+  });
+}
+
+async function leftovers(backend: TestBackend, uploads: ReadonlyArray<{ key: string; uploadId: string }>): Promise<string[]> {
+  const { s3, s3Client: client, container, root } = backend;
+  if (s3 && client) {
+    // Objects, and incomplete uploads: s3rver has no ListMultipartUploads (501), so each upload
+    // started is asked for its parts (ListParts answers NoSuchUpload once it is completed or aborted).
+    const found = await backend.list();
+    for (const { key, uploadId } of uploads) {
+      const parts = await client.send(new ListPartsCommand({ Bucket: s3.bucket, Key: key, UploadId: uploadId })).catch((error: Error) => {
+        if (error.name === "NoSuchUpload") return null;
+        throw error;
+      });
+      if (parts) found.push(`incomplete upload of ${key} (${parts.Parts?.length ?? 0} parts)`);
+    }
+    return found;
   }
-  if (name === "azure") {
-    const azurite = await startAzurite({ container: "multipart" });
-    const container = BlobServiceClient.fromConnectionString(azurite.connectionString).getContainerClient(azurite.container);
-    return {
-      name,
-      storage: azureStorage({ connectionString: azurite.connectionString, container: azurite.container }),
-      // Blobs with only uncommitted (staged) blocks are listed too.
-      leftovers: async () => {
-        const names: string[] = [];
-        for await (const blob of container.listBlobsFlat({ includeUncommitedBlobs: true })) names.push(blob.name);
-        return names;
-      },
-      started: () => {},
-      close: azurite.stop,
-    };
+  if (container) {
+    // Blobs with only uncommitted (staged) blocks are listed too.
+    const names: string[] = [];
+    for await (const blob of container.listBlobsFlat({ includeUncommitedBlobs: true })) names.push(blob.name);
+    return names;
   }
-  const root = await mkdtemp(join(tmpdir(), "multipart-test-"));
-  return {
-    name,
-    storage: filesystemStorage({ root }),
-    leftovers: async () => (await readdir(root, { recursive: true })).map(String),
-    started: () => {},
-    close: () => rm(root, { recursive: true, force: true }),
-  };
+  // Directories too: an empty one left behind is a leftover.
+  return (await readdir(root!, { recursive: true })).map(String);
 }
 
 export interface MultipartApp {
