@@ -13,7 +13,7 @@ import { uploadUrlRoutes } from "./upload-url.js";
 export function createRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
   app.use(recordMountPoint);
-  app.route("/", uploadUrlRoutes(deps));
+  app.route("/upload-url", uploadUrlRoutes(deps));
   app.route("/", filesystemRoutes(deps));
   app.route("/multipart", multipartRoutes(deps));
   app.route("/", filesystemPartRoutes(deps));
