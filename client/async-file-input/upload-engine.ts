@@ -136,6 +136,7 @@ export class UploadEngine {
             fieldId: settings.fieldId,
             file,
             signal: controller.signal,
+            transport,
             onProgress: (loaded: number) => isCurrent() && this.#update(job, { status: "uploading", loaded }),
           };
           const record = findResumable(inParts);

@@ -1,25 +1,32 @@
 import { describe, expect, it } from "vitest";
+import type { MultipartUploadUrlResponse } from "../../shared/multipart";
 import type { UploadTarget, UploadUrlRequest, UploadUrlResponse } from "../../shared/schemas";
 import type { Transport } from "../../client/async-file-input/transport";
 import { UploadFailure } from "../../client/async-file-input/upload-failure";
 import { UploadEngine, type Upload, type UploadStatus } from "../../client/async-file-input/upload-engine";
+import { FakeTransport } from "./fake-transport";
 
 /**
  * The engine's state machine with a scripted transport (the browser's fetch and XHR are exercised by
- * the e2e tests): each call to `requestTarget` or `send` waits until the test settles it.
+ * the e2e tests): each call to `requestTarget` or `send` waits until the test settles it; a chunked
+ * upload's calls go to the fake storage (test/client/multipart-upload.test.ts tests them).
  */
-class ScriptedTransport implements Transport {
-  requests: Array<{ request: UploadUrlRequest; signal: AbortSignal; settle(result: UploadUrlResponse | UploadFailure): void }> = [];
+class ScriptedTransport extends FakeTransport implements Transport {
+  requests: Array<{ request: UploadUrlRequest; signal: AbortSignal; settle(result: UploadUrlResponse | MultipartUploadUrlResponse | UploadFailure): void }> = [];
   sends: Array<{ target: UploadTarget; contentType: string; signal: AbortSignal; progress(loaded: number): void; settle(error?: UploadFailure): void }> = [];
   issued = 0;
 
-  requestTarget(_endpoint: string, request: UploadUrlRequest, signal: AbortSignal): Promise<UploadUrlResponse> {
+  constructor() {
+    super({ key: "async-temp/big/film.bin", partSize: 2, partCount: 3 });
+  }
+
+  override requestTarget(_endpoint: string, request: UploadUrlRequest, signal: AbortSignal): Promise<UploadUrlResponse | MultipartUploadUrlResponse> {
     return new Promise((resolve, reject) => {
       this.requests.push({ request, signal, settle: (result) => (result instanceof UploadFailure ? reject(result) : resolve(result)) });
     });
   }
 
-  send(target: UploadTarget, _file: Blob, contentType: string, signal: AbortSignal, onProgress: (loaded: number) => void): Promise<void> {
+  override send(target: UploadTarget, _file: Blob, contentType: string, signal: AbortSignal, onProgress: (loaded: number) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       signal.addEventListener("abort", () => reject(new UploadFailure({ code: "aborted" })));
       this.sends.push({ target, contentType, signal, progress: onProgress, settle: (error) => (error ? reject(error) : resolve()) });
@@ -130,6 +137,24 @@ describe("UploadEngine", () => {
     await tick();
     expect(transport.requests).toHaveLength(1);
     expect(upload.failure).toMatchObject({ code: "type_not_allowed", serverMessage: "No." });
+  });
+
+  it("sends a file the server wants in parts through the same transport, and ends done with the key", async () => {
+    const { transport, engine } = setup();
+    const loaded: number[] = [];
+    const upload = engine.add(new File(["films"], "film.bin"), settings);
+    await tick();
+    transport.onPart = (attempt) => {
+      attempt.progress(attempt.size);
+      loaded.push(upload.loaded);
+    };
+    transport.requests[0]!.settle(transport.started);
+    await expect.poll(() => upload.status).toBe("done");
+    expect(upload).toMatchObject({ key: transport.started.key, loaded: 5 });
+    expect(transport.partsSent().sort()).toEqual([1, 2, 3]);
+    expect(loaded.sort()).toEqual([2, 4, 5]);
+    expect(transport.completed).toHaveLength(1);
+    expect(transport.sends).toEqual([]);
   });
 
   it("cancel aborts the request, and a late answer to it is ignored", async () => {
