@@ -38,13 +38,6 @@ export const recordMountPoint: MiddlewareHandler<RoutesEnv> = async function rec
   await next();
 };
 
-/** The mount point found by searching the path: only until upload-url and multipart use `mountPointOf`. */
-export function basePathOf(c: Context, suffixStart: string): string {
-  const path = c.req.path;
-  const at = path.lastIndexOf(suffixStart);
-  return at <= 0 ? "" : path.slice(0, at);
-}
-
 /** Where the app mounted the routes, as `recordMountPoint` found it. */
 export function mountPointOf(c: Context<RoutesEnv>): string {
   return c.get("asyncUploadsMountPoint");

@@ -2,7 +2,7 @@ import { Hono } from "hono";
 import { INSTANCE_ID } from "../../shared/schemas.js";
 import { AsyncUploadsError } from "../errors.js";
 import { basenameOfKey } from "../keys.js";
-import { basePathOf, urlContextFor, type RouteDeps } from "./deps.js";
+import { mountPointOf, urlContextFor, type RouteDeps, type RoutesEnv } from "./deps.js";
 import { requirePrincipal } from "./guards.js";
 
 /**
@@ -10,16 +10,16 @@ import { requirePrincipal } from "./guards.js";
  * short-lived signed URL of the stored file. `key` picks one file of a `multiple` field; it must be
  * one of the keys `resolveKey` returns, so it can never name another record's file.
  */
-export function downloadRoutes(deps: RouteDeps): Hono {
-  const app = new Hono();
+export function downloadRoutes(deps: RouteDeps): Hono<RoutesEnv> {
+  const app = new Hono<RoutesEnv>();
 
   // The redirect must never be cached: it carries a signature and follows a permission check.
-  app.use("/download/*", async function noStore(c, next) {
+  app.use(async function noStore(c, next) {
     await next();
     c.header("Cache-Control", "private, no-store");
   });
 
-  app.get("/download/:fieldId/:instanceId", async (c) => {
+  app.get("/:fieldId/:instanceId", async (c) => {
     const { fieldId, instanceId } = c.req.param();
     const field = deps.registry.get(fieldId);
     if (!field || !INSTANCE_ID.test(instanceId)) throw new AsyncUploadsError("not_found", "There is no such file.");
@@ -42,7 +42,7 @@ export function downloadRoutes(deps: RouteDeps): Hono {
         contentType: "application/octet-stream",
         expiresAt: new Date(deps.now().getTime() + deps.downloadUrlLifetimeMs),
       },
-      urlContextFor(deps, basePathOf(c, "/download/"), field.id),
+      urlContextFor(deps, mountPointOf(c), field.id),
     );
     return c.redirect(url, 302);
   });

@@ -1,21 +1,24 @@
 import { eq } from "drizzle-orm";
 import { Hono } from "hono";
+import { partRange } from "../../shared/multipart.js";
 import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
+import { multipartStateOf } from "../multipart/plan.js";
 import { contentDisposition } from "../storage/content-disposition.js";
 import { FilesystemError, isFilesystemStorage, type FilesystemStorage } from "../storage/filesystem.js";
 import { verifyToken } from "../tokens.js";
-import type { RouteDeps } from "./deps.js";
+import type { RouteDeps, RoutesEnv } from "./deps.js";
 
 /**
- * The filesystem backend's own upload and download routes. They are authorised by the signed token
- * (purpose, field, key, size, type, expiry), just as S3 or Azure trust their signed URLs; an upload
- * also needs its row to be still pending, which S3 and Azure cannot check.
+ * `{base}/fs/…`, the filesystem backend's own routes: upload, upload of one part of a chunked upload,
+ * and download. They are authorised by the signed token (purpose, field, key, sizes, type, expiry),
+ * just as S3 or Azure trust their signed URLs; an upload or a part also needs its row to be still
+ * open, which S3 and Azure cannot check.
  */
-export function filesystemRoutes(deps: RouteDeps): Hono {
-  const app = new Hono();
+export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
+  const app = new Hono<RoutesEnv>();
 
-  app.put("/fs/upload/:token", async (c) => {
+  app.put("/upload/:token", async (c) => {
     const claims = verifyToken(c.req.param("token"), deps.secret, "upload", deps.now().getTime());
     const storage = filesystemStorageOf(deps, claims.fieldId);
     // The token outlives its upload: once saved (and the temp file deleted) or swept by cleanup, a
@@ -40,7 +43,38 @@ export function filesystemRoutes(deps: RouteDeps): Hono {
     return c.body(null, 201);
   });
 
-  app.get("/fs/download/:token", async (c) => {
+  // One part of a chunked upload: the token names the upload, the part and its exact byte range. The
+  // part is taken only while the upload is open (not completed, canceled or expired), so a leaked part
+  // URL cannot add files after the fact.
+  app.put("/upload-part/:token", async (c) => {
+    const claims = verifyToken(c.req.param("token"), deps.secret, "upload-part", deps.now().getTime());
+    const storage = filesystemStorageOf(deps, claims.fieldId);
+    const length = c.req.header("content-length");
+    if (length !== undefined && Number(length) > claims.size) {
+      throw new AsyncUploadsError("file_too_large", `The body is larger than part ${claims.partNumber} (${claims.size} bytes).`);
+    }
+    const [row] = await deps.db.select().from(asyncTempFile).where(eq(asyncTempFile.key, claims.key));
+    const state = row ? multipartStateOf(row) : null;
+    const open = row?.status === "pending" && row.expiresAt.getTime() > deps.now().getTime() && state?.uploadId === claims.uploadId;
+    if (!row || !state || !open) {
+      throw new AsyncUploadsError("already_uploaded", "This upload is complete, canceled or expired; it takes no more parts.");
+    }
+    const range = partRange(claims.partNumber, state.partSize, row.declaredSize);
+    if (range.offset !== claims.offset || range.size !== claims.size) throw new AsyncUploadsError("invalid_token", "This part link does not match its upload.");
+    const body = c.req.raw.body;
+    if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
+    try {
+      await storage.multipart.writePart(claims.key, claims.partNumber, body, claims.size);
+    } catch (error) {
+      // A dropped connection is what chunked uploads are for, not a server error: nothing was kept,
+      // and the browser sends the part again.
+      if (c.req.raw.signal.aborted) throw new AsyncUploadsError("invalid_request", "The connection was lost before the part arrived whole.");
+      rethrowRefusal(error);
+    }
+    return c.body(null, 201);
+  });
+
+  app.get("/download/:token", async (c) => {
     const claims = verifyToken(c.req.param("token"), deps.secret, "download", deps.now().getTime());
     const storage = filesystemStorageOf(deps, claims.fieldId);
     const file = await storage.read(claims.key);
@@ -62,7 +96,7 @@ export function filesystemRoutes(deps: RouteDeps): Hono {
 }
 
 /** The field's driver, when it is one that receives and serves the bytes through these routes. */
-export function filesystemStorageOf(deps: RouteDeps, fieldId: string): FilesystemStorage {
+function filesystemStorageOf(deps: RouteDeps, fieldId: string): FilesystemStorage {
   const storage = deps.registry.get(fieldId)?.storage;
   if (!isFilesystemStorage(storage)) {
     throw new AsyncUploadsError("invalid_token", "This link does not belong to a file stored on this server.");
@@ -71,7 +105,7 @@ export function filesystemStorageOf(deps: RouteDeps, fieldId: string): Filesyste
 }
 
 /** Rethrows the filesystem driver's refusals as the uploader reads them; anything else stays a server error. */
-export function rethrowRefusal(error: unknown): never {
+function rethrowRefusal(error: unknown): never {
   if (!(error instanceof FilesystemError)) throw error;
   const options = { cause: error };
   switch (error.kind) {

@@ -52,21 +52,12 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
 }
 
 /** Validates a parsed body with a shared schema; the first problem becomes `invalid_request`. */
-export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
   const where = issue?.path.length ? `${issue.path.join(".")}: ` : "";
   throw new AsyncUploadsError("invalid_request", `${where}${issue?.message ?? "invalid body"}`);
-}
-
-/** Parses the JSON body, turning a syntax error into `invalid_request`. */
-export async function readJson(c: Context): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    throw new AsyncUploadsError("invalid_request", "The request body is not valid JSON.");
-  }
 }
 
 /** The principal, or `unauthenticated` when there is none. */

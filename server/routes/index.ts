@@ -5,7 +5,6 @@ import { AsyncUploadsError } from "../errors.js";
 import { recordMountPoint, type RouteDeps } from "./deps.js";
 import { downloadRoutes } from "./download.js";
 import { filesystemRoutes } from "./filesystem.js";
-import { filesystemPartRoutes } from "./filesystem-parts.js";
 import { multipartRoutes } from "./multipart.js";
 import { uploadUrlRoutes } from "./upload-url.js";
 
@@ -14,10 +13,9 @@ export function createRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
   app.use(recordMountPoint);
   app.route("/upload-url", uploadUrlRoutes(deps));
-  app.route("/", filesystemRoutes(deps));
+  app.route("/fs", filesystemRoutes(deps));
   app.route("/multipart", multipartRoutes(deps));
-  app.route("/", filesystemPartRoutes(deps));
-  app.route("/", downloadRoutes(deps));
+  app.route("/download", downloadRoutes(deps));
   // A catch-all route, not `notFound`: once mounted with `app.route`, a sub-app's `notFound` is never
   // asked (the app's own answers), and an unknown path under the mount point must still get the contract's JSON.
   app.all("*", () => {
