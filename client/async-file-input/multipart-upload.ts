@@ -75,12 +75,10 @@ export async function resumeInParts(options: MultipartUploadOptions, record: Res
 
 /** The resume record of this file for this field, when an unexpired one exists (same name, size and last-modified). */
 export function findResumable(options: Pick<MultipartUploadOptions, "fieldId" | "file" | "endpoint" | "storage">): ResumeRecord | null {
-  return new ResumeRecords(options.storage).find(options, options.endpoint);
-}
-
-/** Removes expired records of every file (call once per page; records also expire when looked up). */
-export function pruneResumables(storage?: Storage | null): void {
-  new ResumeRecords(storage).prune();
+  const records = new ResumeRecords(options.storage);
+  // Records of files never chosen again would stay forever: each look-up clears the expired ones.
+  records.prune();
+  return records.find(options, options.endpoint);
 }
 
 /** Sends every part storage does not hold (`held`, with their ETags), then completes. */

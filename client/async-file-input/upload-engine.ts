@@ -103,10 +103,6 @@ export class UploadEngine {
     queueMicrotask(() => this.#pump());
   }
 
-  cancelAll(): void {
-    for (const id of [...this.#jobs.keys()]) this.cancel(id);
-  }
-
   #pump(): void {
     while (this.#active < this.#options.concurrency) {
       const job = this.#queue.shift();

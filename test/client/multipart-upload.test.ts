@@ -225,6 +225,19 @@ describe("findResumable", () => {
     expect(storage.keys()).toEqual(["another-app"]);
   });
 
+  it("clears the expired and unreadable records of other files too, and nothing that is not ours", async () => {
+    const { storage, upload } = await leftBehind();
+    const own = storage.keys().find((key) => key.startsWith("async-uploads:"))!;
+    const plan = { uploadId: "u", partSize: 1, partCount: 1 };
+    const record = (expiresAt: number) => JSON.stringify({ endpoint: "/async-uploads", key: "async-temp/x", plan, expiresAt: new Date(expiresAt).toISOString() });
+    storage.setItem('async-uploads:multipart:["f","old.bin",1,1]', record(Date.now() - 1000));
+    storage.setItem('async-uploads:multipart:["f","later.bin",1,1]', record(Date.now() + 3600_000));
+    storage.setItem('async-uploads:multipart:["f","garbled.bin",1,1]', "{not json");
+    storage.setItem("async-uploads:multipart:no-plan", JSON.stringify({ endpoint: "/async-uploads", key: "k", expiresAt: "2999-01-01T00:00:00Z" }));
+    expect(findResumable({ ...upload, fieldId: "other" })).toBeNull();
+    expect(storage.keys().sort()).toEqual(["another-app", 'async-uploads:multipart:["f","later.bin",1,1]', own].sort());
+  });
+
   it("neither offers nor keeps a record that expires within the minute", async () => {
     const { storage, upload } = await leftBehind();
     const [id] = storage.keys().filter((key) => key.startsWith("async-uploads:"));
