@@ -1,5 +1,6 @@
 import type { Context, Hono } from "hono";
-import { commitUpload, type CommitRequest, type CommitResult } from "./commit/commit.js";
+import type { CommitRequest, CommitResult } from "./commit/commit.js";
+import { commitInTransaction, type Save } from "./commit/transaction.js";
 import type { Database } from "./db/database.js";
 import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys.js";
 import { findPendingUpload, type PendingUpload, type PendingUploadQuery } from "./pending-upload.js";
@@ -40,14 +41,14 @@ export interface AsyncUploads {
   registry: FieldRegistry;
   /** The HTTP routes, to mount with `app.route("/async-uploads", uploads.routes)`. */
   routes: Hono;
-  /** Commits one field's form value inside the app's transaction; see `CommitResult`. */
-  commit(request: CommitRequest): Promise<CommitResult>;
   /**
    * Runs `save` in a transaction of `db` and finishes every commit made through the `commit` it is
    * given: temp and replaced objects are deleted after the transaction commits, and copies are
-   * deleted if it rolls back. The simplest correct way to save a form.
+   * deleted if it rolls back. The way to save a form: the app's own writes go on `tx`.
    */
-  transaction<T>(save: (tx: Database, commit: (request: Omit<CommitRequest, "tx">) => Promise<CommitResult>) => Promise<T>): Promise<T>;
+  transaction<T>(save: Save<T>): Promise<T>;
+  /** Commits one field's form value in a transaction of its own: `transaction` with nothing else to save. */
+  commit(request: CommitRequest): Promise<CommitResult>;
   /**
    * The pending upload a posted form value names, if it is still usable by this principal for this
    * field; for showing the form again after a refused save without uploading the file again.
@@ -95,30 +96,12 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     now,
     log,
   };
-  const commit = (request: CommitRequest) => commitUpload(commitDeps, request);
 
   return {
     registry,
     routes: createRoutes(deps),
-    commit,
-    async transaction(save) {
-      const results: CommitResult[] = [];
-      let value: Awaited<ReturnType<typeof save>>;
-      try {
-        value = await options.db.transaction((tx) =>
-          save(tx, async (request) => {
-            const result = await commit({ ...request, tx });
-            results.push(result);
-            return result;
-          }),
-        );
-      } catch (error) {
-        await Promise.allSettled(results.map((result) => result.afterRollback()));
-        throw error;
-      }
-      await Promise.all(results.map((result) => result.afterCommit()));
-      return value;
-    },
+    transaction: (save) => commitInTransaction(commitDeps, save),
+    commit: (request) => commitInTransaction(commitDeps, (_tx, commit) => commit(request)),
     findPendingUpload: (query) => findPendingUpload(options.db, query, now()),
     settings: { tempPrefix: deps.tempPrefix, uploadUrlLifetimeMs: deps.uploadUrlLifetimeMs, tempFileLifetimeMs: deps.tempFileLifetimeMs },
     db: options.db,

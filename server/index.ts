@@ -4,6 +4,7 @@ export { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from 
 export { cleanupTempFiles, type CleanupOptions, type CleanupProgress, type CleanupSummary } from "./cleanup/cleanup-temp-files.js";
 export type { LoadedUploads } from "./cleanup/cli.js";
 export type { CommitRequest, CommitResult, CommittedFile } from "./commit/commit.js";
+export type { CommitInTransaction, Save } from "./commit/transaction.js";
 export { connectDatabase, type Connection, type ConnectOptions, type Database } from "./db/database.js";
 export { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, migrateAsyncUploads, type MigrateOptions } from "./db/migrate.js";
 export { asyncTempFile, type AsyncTempFile } from "./db/schema.js";

@@ -69,9 +69,10 @@ type Row = { id: string; key: string; fieldId: string; status: string; committed
 type Outcome = { kind: "removed"; bytes: number; existed: boolean } | { kind: "failed" | "skipped"; reason: string };
 
 /**
- * Removes uploads that were never saved: `pending` and `failed` rows older than the threshold with
- * their objects, and `committed` rows as old whose temp object a crashed save left behind (their
- * `committed_key` is never touched). Each batch is claimed with `FOR UPDATE SKIP LOCKED` in one
+ * Removes uploads that were never saved: `pending`, `failed` and `canceled` rows older than the
+ * threshold with their objects; `committed` rows as old whose temp object a crashed save left behind
+ * (their `committed_key` is never touched); and `discarded` rows, saved files a committed save
+ * replaced or removed whose deletion a crash interrupted. Each batch is claimed with `FOR UPDATE SKIP LOCKED` in one
  * transaction, so concurrent runs never share a row and a row a save is committing is skipped; the
  * object is deleted first and the row only once that worked, so a failure leaves both for next time.
  */

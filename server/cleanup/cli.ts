@@ -11,9 +11,10 @@ import { createProgressWriter, formatSummary, type OutputStream } from "./report
 
 export const USAGE = `Usage: async-uploads cleanup-temp-files --config <module> [options]
 
-Removes uploads that were never saved: pending and failed rows older than the threshold, with their
-temp objects, and committed rows as old whose temp object a crashed save left behind (the saved file
-is never touched). Safe to run from cron on several machines at once.
+Removes uploads that were never saved: pending, failed and canceled rows older than the threshold,
+with their temp objects; committed rows as old whose temp object a crashed save left behind (the
+saved file is never touched); and files a save replaced or removed whose deletion a crash
+interrupted. Safe to run from cron on several machines at once.
 
 Configuration (required): --config <module>, or the environment variable ASYNC_UPLOADS_CONFIG.
   The module exports, as its default export or as a named export loadUploads, an async function loadUploads()

@@ -4,6 +4,7 @@ import { asyncTempFile, type AsyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import { basenameOfKey, finalKeyProblem } from "../keys.js";
 import type { Field, FieldRegistry } from "../registry.js";
+import { finishDeletion, scheduleDeletion } from "./scheduled-deletion.js";
 import { verifyStoredObject } from "./verify-object.js";
 
 export interface CommitRequest {
@@ -16,8 +17,6 @@ export interface CommitRequest {
   instanceId: string;
   /** The key(s) the record holds now (edit forms); a value equal to one of them is kept as is. */
   currentKey?: string | readonly string[] | null;
-  /** The app's transaction. Without it, commit runs in its own transaction and finishes by itself. */
-  tx?: Database;
 }
 
 export interface CommittedFile {
@@ -38,9 +37,13 @@ export interface CommitResult {
   keys: string[];
   /** Files that this save stored (kept files are not listed). */
   committed: CommittedFile[];
-  /** Deletes temp objects and replaced or removed files. Call after the app's transaction committed. */
+}
+
+/** A commit made inside a transaction, with what is left to do once that transaction ended. */
+export interface PreparedCommit extends CommitResult {
+  /** Deletes temp objects and replaced or removed files. Called after the transaction committed. */
   afterCommit(): Promise<void>;
-  /** Deletes the copies this save made. Call when the app's transaction rolled back. */
+  /** Deletes the copies this save made. Called when the transaction rolled back. */
   afterRollback(): Promise<void>;
 }
 
@@ -53,23 +56,14 @@ export interface CommitDeps {
 }
 
 /**
- * Commits what a form submitted for one field. Each new upload is checked (row, owner, expiry,
- * stored size and sniffed type), copied server-side to its final key and its row marked committed,
- * all inside `tx`; temp objects and replaced files are deleted only by `afterCommit`, so a save that
- * rolls back or is retried never loses a file.
+ * Commits what a form submitted for one field inside `tx`. Each new upload is checked (row, owner,
+ * expiry, stored size and sniffed type), copied server-side to its final key and its row marked
+ * committed; temp objects and replaced files are deleted only by `afterCommit`, so a save that rolls
+ * back or is retried never loses a file. Called by `commitInTransaction` only, which runs the hooks.
  */
-export async function commitUpload(deps: CommitDeps, request: CommitRequest): Promise<CommitResult> {
+export async function prepareCommit(deps: CommitDeps, tx: Database, request: CommitRequest): Promise<PreparedCommit> {
   const field = deps.registry.get(request.fieldId);
   if (!field) throw new Error(`[async-uploads] commit: field "${request.fieldId}" is not registered`);
-  if (!request.tx) {
-    let result: CommitResult | undefined;
-    await deps.db.transaction(async (tx) => {
-      result = await commitUpload(deps, { ...request, tx });
-    });
-    await result!.afterCommit();
-    return { ...result!, afterCommit: async () => {}, afterRollback: async () => {} };
-  }
-  const tx = request.tx;
   const values = normalizeValue(field, request.value);
   const current = toList(request.currentKey);
   const committed: Array<CommittedFile & { rowId: string; tempKey: string }> = [];
@@ -83,8 +77,9 @@ export async function commitUpload(deps: CommitDeps, request: CommitRequest): Pr
     await Promise.allSettled(committed.map((file) => field.storage.delete(file.key)));
     throw error;
   }
-  const removed = current.filter((key) => !values.includes(key));
-  await recordRemovals(tx, field, request, removed, deps.now());
+  const removed = current.filter((key) => !values.includes(key)).map((key) => ({ key, status: "discarded" as const }));
+  const discarded = removed.map(({ key }) => ({ key, fieldId: field.id, principal: request.principal, instanceId: request.instanceId }));
+  await scheduleDeletion(tx, discarded, deps.now());
 
   // The record holds the final keys: a new upload's temp key is replaced by the key it was copied to.
   const keys = values.map((value) => committed.find((file) => file.tempKey === value)?.key ?? value);
@@ -93,10 +88,8 @@ export async function commitUpload(deps: CommitDeps, request: CommitRequest): Pr
     keys,
     committed: committed.map(({ rowId: _r, tempKey: _t, ...file }) => file),
     afterCommit: async () => {
-      const results = await Promise.allSettled([
-        ...committed.map((file) => finishCommittedRow(deps, field, file.rowId, file.tempKey)),
-        ...removed.map((key) => finishRemoval(deps, field, key)),
-      ]);
+      const done = [...committed.map((file) => ({ key: file.tempKey, status: "committed" as const })), ...removed];
+      const results = await Promise.allSettled(done.map((row) => finishDeletion(deps.db, field.storage, row)));
       for (const result of results) {
         if (result.status === "rejected") deps.log("afterCommit left work for cleanup-temp-files", result.reason);
       }
@@ -193,43 +186,6 @@ function toList(keys: CommitRequest["currentKey"]): string[] {
 
 async function markFailed(tx: Database, row: AsyncTempFile, reason: string): Promise<void> {
   await tx.update(asyncTempFile).set({ status: "failed", error: reason }).where(eq(asyncTempFile.id, row.id));
-}
-
-/**
- * A removed or replaced file is recorded as a `failed` row in the app's transaction, so that its
- * deletion survives a crash right after the commit: `afterCommit` deletes it at once, and
- * `cleanup-temp-files` does if the process died first. Rolled back with the app's own changes.
- */
-async function recordRemovals(tx: Database, field: Field, request: CommitRequest, keys: string[], now: Date): Promise<void> {
-  if (keys.length === 0) return;
-  await tx
-    .insert(asyncTempFile)
-    .values(
-      keys.map((key) => ({
-        id: crypto.randomUUID(),
-        key,
-        fieldId: field.id,
-        principal: request.principal ?? "",
-        instanceId: request.instanceId,
-        originalFilename: basenameOfKey(key),
-        contentType: "application/octet-stream",
-        declaredSize: 0,
-        status: "failed" as const,
-        error: "replaced or removed; delete after commit",
-        expiresAt: now,
-      })),
-    )
-    .onConflictDoNothing({ target: asyncTempFile.key });
-}
-
-async function finishCommittedRow(deps: CommitDeps, field: Field, rowId: string, tempKey: string): Promise<void> {
-  await field.storage.delete(tempKey);
-  await deps.db.delete(asyncTempFile).where(and(eq(asyncTempFile.id, rowId), eq(asyncTempFile.status, "committed")));
-}
-
-async function finishRemoval(deps: CommitDeps, field: Field, key: string): Promise<void> {
-  await field.storage.delete(key);
-  await deps.db.delete(asyncTempFile).where(and(eq(asyncTempFile.key, key), eq(asyncTempFile.status, "failed")));
 }
 
 /**

@@ -1,7 +1,17 @@
 import { sql } from "drizzle-orm";
 import { bigint, check, index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
-export const TEMP_FILE_STATUSES = ["pending", "committed", "failed"] as const;
+/**
+ * What a row is waiting for:
+ * - `pending`: an upload URL was issued; the form that will save it is not saved yet.
+ * - `committed`: saved; the file is at `committed_key` and only the temp object is left to delete.
+ * - `failed`: commit refused the stored object (size or content); its temp object is deleted.
+ * - `canceled`: the uploader canceled a chunked upload; its staged parts and object are deleted.
+ * - `discarded`: not an upload but a saved file (`key` is a final key) that a save replaced or
+ *   removed; its object is deleted once that save committed (`scheduleDeletion`).
+ * Rows of every status but `pending` only wait for their object to be deleted, then go.
+ */
+export const TEMP_FILE_STATUSES = ["pending", "committed", "failed", "canceled", "discarded"] as const;
 export type TempFileStatus = (typeof TEMP_FILE_STATUSES)[number];
 
 /** One row per upload URL issued; it binds the temp object to a field and a principal until commit. */
@@ -34,7 +44,7 @@ export const asyncTempFile = pgTable(
   (table) => [
     index("async_temp_file_status_created_at_idx").on(table.status, table.createdAt),
     index("async_temp_file_principal_status_idx").on(table.principal, table.status),
-    check("async_temp_file_status_check", sql`${table.status} in ('pending', 'committed', 'failed')`),
+    check("async_temp_file_status_check", sql`${table.status} in ('pending', 'committed', 'failed', 'canceled', 'discarded')`),
     check("async_temp_file_part_size_check", sql`(${table.uploadId} is null) = (${table.partSize} is null) and (${table.partSize} is null or ${table.partSize} > 0)`),
   ],
 );

@@ -94,14 +94,22 @@ describe("ownership", () => {
 
   it("a removed file's key cannot be brought back into a record as an upload", async () => {
     const first = await h.save("alice", "removal-1", FIELDS.file, await h.uploaded(FIELDS.file, PDF_BYTES));
-    // Held back while the removal is pending: the old key is in a `failed` row until afterCommit runs.
-    const held = await h.uploads.db.transaction(async (tx) => {
-      const result = await h.uploads.commit({ fieldId: FIELDS.file, value: "", principal: "alice", instanceId: "removal-1", currentKey: first.key, tx });
-      return result;
-    });
-    expect((await h.rowOf(first.key!))?.status).toBe("failed");
-    await refused(h.save("alice", "removal-2", FIELDS.file, first.key));
-    await held.afterCommit();
+    // Held back while the removal is pending: the old key is in a `discarded` row until afterCommit
+    // has deleted it, which waits here for the field's storage to delete.
+    const storage = h.uploads.registry.get(FIELDS.file)!.storage;
+    const deleteNow = storage.delete;
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => (release = resolve));
+    storage.delete = async (key) => (await released, deleteNow.call(storage, key));
+    try {
+      const removing = h.uploads.commit({ fieldId: FIELDS.file, value: "", principal: "alice", instanceId: "removal-1", currentKey: first.key });
+      await expect.poll(async () => (await h.rowOf(first.key!))?.status).toBe("discarded");
+      await refused(h.save("alice", "removal-2", FIELDS.file, first.key));
+      release();
+      await removing;
+    } finally {
+      storage.delete = deleteNow;
+    }
     await refused(h.save("alice", "removal-2", FIELDS.file, first.key));
     expect(await h.backend.storage.stat(first.key!)).toBeNull();
     expect(await h.rowOf(first.key!)).toBeUndefined();

@@ -24,7 +24,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
       { ageMs: 25 * HOUR, bytes: bytes(100) }, // 3 stale pending
       { ageMs: 25 * HOUR, bytes: null }, // 4 stale pending, never uploaded
       { ageMs: 25 * HOUR, status: "failed", bytes: bytes(50) }, // 5 stale failed (rejected upload)
-      { ageMs: 25 * HOUR, status: "failed", key: removedFinal, bytes: bytes(30) }, // 6 stale replaced file (recordRemovals)
+      { ageMs: 25 * HOUR, status: "discarded", key: removedFinal, bytes: bytes(30) }, // 6 stale replaced file (scheduleDeletion)
       { ageMs: 25 * HOUR, status: "committed", bytes: bytes(70), committedKey: committedFinal[1] }, // 7 crashed save
       { ageMs: 25 * HOUR, status: "committed", bytes: null, committedKey: committedFinal[2] }, // 8 temp already gone
       { ageMs: 25 * HOUR, fieldId: "legacy.field", bytes: bytes(5) }, // 9 field not registered here
@@ -33,7 +33,7 @@ describe.each(BACKENDS)("cleanupTempFiles on %s", (name) => {
     return { rows, committedFinal };
   }
 
-  it("removes stale pending and failed rows with their objects, finishes crashed saves, keeps fresh rows and saved files", async () => {
+  it("removes stale pending, failed and discarded rows with their objects, finishes crashed saves, keeps fresh rows and saved files", async () => {
     const { rows, committedFinal } = await seedEveryKind();
     const summary = await cleanupTempFiles(context.uploads, {});
 

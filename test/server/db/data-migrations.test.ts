@@ -50,4 +50,18 @@ describe("the library's migrations carry existing rows over", () => {
       { key: "async-temp/k2", upload_id: null, part_size: null },
     ]);
   });
+
+  it("0002: `failed` rows that meant canceled or delete-after-commit get their own status; real failures stay", async () => {
+    const { db, client } = await databaseAt("0001_part-size-column");
+    await db.execute(insert(1, { status: "failed", error: "canceled by the uploader" }));
+    await db.execute(insert(2, { key: "docs/record-1/a.bin", status: "failed", error: "replaced or removed; delete after commit" }));
+    await db.execute(insert(3, { status: "failed", error: "declared 10 bytes, stored 9" }));
+    await migrateAsyncUploads(db);
+    const { rows } = await client.query("select key, status, error from async_temp_file order by id");
+    expect(rows).toEqual([
+      { key: "async-temp/k1", status: "canceled", error: null },
+      { key: "docs/record-1/a.bin", status: "discarded", error: null },
+      { key: "async-temp/k3", status: "failed", error: "declared 10 bytes, stored 9" },
+    ]);
+  });
 });

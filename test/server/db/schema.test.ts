@@ -31,4 +31,19 @@ describe("database", () => {
       }),
     ).rejects.toThrow();
   });
+
+  it("keeps a chunked upload's upload id and part size set and cleared together", async () => {
+    const row = (uploadId: string | null, partSize: number | null) => {
+      const id = crypto.randomUUID();
+      return connection.db.insert(asyncTempFile).values({
+        id, key: `k/${id}`, fieldId: "f", principal: "p", originalFilename: "a", contentType: "a/b",
+        declaredSize: 1, expiresAt: new Date(), uploadId, partSize,
+      });
+    };
+    await expect(row("abc", null)).rejects.toThrow();
+    await expect(row(null, 5)).rejects.toThrow();
+    await expect(row("abc", 0)).rejects.toThrow();
+    await row("abc", 5);
+    await row(null, null);
+  });
 });
