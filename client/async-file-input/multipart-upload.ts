@@ -1,7 +1,6 @@
 import { partRange, type MultipartUploadUrlResponse } from "../../shared/multipart.js";
 import { PartProgress } from "./part-progress.js";
 import { PartScheduler } from "./part-scheduler.js";
-import { PartUrls } from "./part-urls.js";
 import { ResumeRecords, type ResumeRecord } from "./resume-records.js";
 import { browserTransport, type Transport } from "./transport.js";
 import { UploadFailure } from "./upload-failure.js";
@@ -94,13 +93,13 @@ async function sendAndComplete(
   const onAbort = () => controller.abort();
   signal.addEventListener("abort", onAbort, { once: true });
   const allParts = Array.from({ length: partCount }, (_, i) => i + 1);
-  const scheduler: PartScheduler = new PartScheduler({
+  const scheduler = new PartScheduler({
     transport,
     file,
     partSize,
     parts: allParts.filter((n) => !held.has(n)),
     controller,
-    urls: new PartUrls((partNumbers) => transport.signParts(endpoint, { key: record.key, partNumbers }, controller.signal), () => scheduler.queue),
+    sign: (partNumbers) => transport.signParts(endpoint, { key: record.key, partNumbers }, controller.signal),
     progress: new PartProgress(file.size, partSize, held.keys(), options.onProgress),
     concurrency: Math.max(1, options.concurrency ?? 4),
     partRetries: options.partRetries ?? 5,

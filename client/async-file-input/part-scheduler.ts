@@ -1,7 +1,7 @@
-import { partRange } from "../../shared/multipart.js";
+import { partRange, type SignPartsResponse } from "../../shared/multipart.js";
 import { sleep } from "../../shared/sleep.js";
 import type { PartProgress } from "./part-progress.js";
-import type { PartUrls } from "./part-urls.js";
+import { PartUrls } from "./part-urls.js";
 import type { Transport } from "./transport.js";
 import { UploadFailure } from "./upload-failure.js";
 
@@ -13,8 +13,8 @@ export interface PartSchedulerOptions {
   parts: number[];
   /** Stops every part; the scheduler aborts it too when a part fails for good. */
   controller: AbortController;
-  /** The parts' signed URLs; its `waiting` should read `queue` of this scheduler. */
-  urls: PartUrls;
+  /** Asks the server for the URLs of these parts (`multipart/sign-parts`). */
+  sign(partNumbers: number[]): Promise<SignPartsResponse>;
   progress: PartProgress;
   /** Parts sent at the same time. */
   concurrency: number;
@@ -32,15 +32,18 @@ const RESIGNS_PER_PART = 2;
  * backoff; the first part that fails for good stops the others, and the whole run rejects with it.
  */
 export class PartScheduler {
-  /** The parts not yet started, in order (the URL batches are cut from it). */
-  readonly queue: number[];
   readonly #options: PartSchedulerOptions;
+  /** The parts not yet started, in order. */
+  readonly #queue: number[];
+  /** Signed in batches cut from the front of the queue. */
+  readonly #urls: PartUrls;
   /** ETags storage answered, by part number (S3 only). */
   readonly #etags = new Map<number, string>();
 
   constructor(options: PartSchedulerOptions) {
     this.#options = options;
-    this.queue = [...options.parts];
+    this.#queue = [...options.parts];
+    this.#urls = new PartUrls(options.sign, () => this.#queue);
   }
 
   /** Resolves with the ETags storage answered, by part number, once every part is held. */
@@ -48,8 +51,8 @@ export class PartScheduler {
     const { concurrency, controller } = this.#options;
     let failure: unknown;
     const worker = async () => {
-      while (failure === undefined && this.queue.length > 0) {
-        const partNumber = this.queue.shift()!;
+      while (failure === undefined && this.#queue.length > 0) {
+        const partNumber = this.#queue.shift()!;
         try {
           await this.#send(partNumber);
         } catch (error) {
@@ -58,14 +61,15 @@ export class PartScheduler {
         }
       }
     };
-    await Promise.all(Array.from({ length: Math.min(concurrency, this.queue.length) }, worker));
+    await Promise.all(Array.from({ length: Math.min(concurrency, this.#queue.length) }, worker));
     if (failure !== undefined) throw failure;
     return this.#etags;
   }
 
   /** One part, with its retries. */
   async #send(partNumber: number): Promise<void> {
-    const { transport, file, partSize, urls, progress, partRetries, retryDelay } = this.#options;
+    const { transport, file, partSize, progress, partRetries, retryDelay } = this.#options;
+    const urls = this.#urls;
     const { signal } = this.#options.controller;
     const { offset, size } = partRange(partNumber, partSize, file.size);
     let retries = 0;
