@@ -91,7 +91,8 @@ describe.each([
   });
   afterAll(() => rm(appMigrations, { recursive: true, force: true }));
 
-  it.each(ORDERS)("$name, then both again: every migration of both sides runs exactly once", async ({ first, second }) => {
+  // PGlite compiles its WebAssembly on each open: seconds on an idle machine, far more on a busy one.
+  it.each(ORDERS)("$name, then both again: every migration of both sides runs exactly once", { timeout: 120_000 }, async ({ first, second }) => {
     const target = await open(appMigrations);
     try {
       await target[first]();
