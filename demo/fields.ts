@@ -61,7 +61,7 @@ export function createDemoUploads({ db, storage, secret, overrides }: DemoUpload
 
   uploads.registry.register(ATTACHMENT_FIELD, {
     maxSize: ATTACHMENT_MAX_SIZE,
-    uploadTo: ({ instanceId, uploadId, filename }) => `documents/${instanceId ?? "new"}/attachment/${uploadId}/${filename}`,
+    uploadTo: ({ instanceId, fileId, filename }) => `documents/${instanceId ?? "new"}/attachment/${fileId}/${filename}`,
     canUpload,
     canDownload,
     resolveKey: keyOf(documents.attachmentKey),
@@ -69,7 +69,7 @@ export function createDemoUploads({ db, storage, secret, overrides }: DemoUpload
   uploads.registry.register(COVER_FIELD, {
     maxSize: COVER_MAX_SIZE,
     accept: COVER_ACCEPT,
-    uploadTo: ({ instanceId, uploadId, filename }) => `documents/${instanceId ?? "new"}/cover/${uploadId}/${filename}`,
+    uploadTo: ({ instanceId, fileId, filename }) => `documents/${instanceId ?? "new"}/cover/${fileId}/${filename}`,
     canUpload,
     canDownload,
     resolveKey: keyOf(documents.coverKey),

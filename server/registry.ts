@@ -19,8 +19,11 @@ export interface UploadToContext {
   instanceId?: string;
   /** The sanitised file name. */
   filename: string;
-  /** The temp file's uuid: include it so that final keys are unique and retries land on the same key. */
-  uploadId: string;
+  /**
+   * The id of the upload's row (`async_temp_file.id`, a uuid): include it so that final keys are
+   * unique and a retried save lands on the same key. Not the storage's multipart upload id.
+   */
+  fileId: string;
 }
 
 /** The options of one form field that takes uploads. */
@@ -47,8 +50,8 @@ export interface FieldOptions {
   partSize?: number;
   /**
    * The final key for a committed file. Must be deterministic (a retried save must land on the same
-   * key) and unique per upload, so it must contain `uploadId`.
-   * @default `${fieldId}/${instanceId ?? "new"}/${uploadId}/${filename}`
+   * key) and unique per upload, so it must contain `fileId`.
+   * @default `${fieldId}/${instanceId ?? "new"}/${fileId}/${filename}`
    */
   uploadTo?: (context: UploadToContext) => string;
   /** May this principal upload to this field (for this instance)? @default () => true */
@@ -131,6 +134,6 @@ export class FieldRegistry {
   }
 }
 
-function defaultUploadTo({ fieldId, instanceId, uploadId, filename }: UploadToContext): string {
-  return `${fieldId}/${instanceId ?? "new"}/${uploadId}/${filename}`;
+function defaultUploadTo({ fieldId, instanceId, fileId, filename }: UploadToContext): string {
+  return `${fieldId}/${instanceId ?? "new"}/${fileId}/${filename}`;
 }

@@ -125,11 +125,11 @@ async function commitNewUpload(
   if (row.uploadId !== null) throw refuse("This file has not finished uploading. Wait until it has, or choose it again.");
 
   const filename = basenameOfKey(row.key);
-  const finalKey = field.uploadTo({ fieldId: field.id, instanceId: request.instanceId, filename, uploadId: row.id });
+  const finalKey = field.uploadTo({ fieldId: field.id, instanceId: request.instanceId, filename, fileId: row.id });
   const problem = finalKeyProblem(finalKey, deps.tempPrefix);
   if (problem) throw new Error(`[async-uploads] field "${field.id}": uploadTo returned "${finalKey}", which ${problem}`);
   if (!finalKey.includes(row.id)) {
-    throw new Error(`[async-uploads] field "${field.id}": uploadTo must include uploadId so that final keys are unique`);
+    throw new Error(`[async-uploads] field "${field.id}": uploadTo must include fileId so that final keys are unique`);
   }
 
   const verified = await verifyStoredObject(field, row);

@@ -27,7 +27,7 @@ export default async function loadUploads() {
     storage: filesystemStorage({ root: process.env.STORAGE_ROOT }),
     getPrincipal: () => null,
   });
-  uploads.registry.register(${JSON.stringify(CONSUMER_FIELD)}, { maxSize: 256 * KiB, uploadTo: ({ uploadId, filename }) => \`documents/\${uploadId}/\${filename}\` });
+  uploads.registry.register(${JSON.stringify(CONSUMER_FIELD)}, { maxSize: 256 * KiB, uploadTo: ({ fileId, filename }) => \`documents/\${fileId}/\${filename}\` });
   return { uploads, close };
 }
 `;

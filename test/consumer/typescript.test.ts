@@ -32,7 +32,7 @@ const uploads = createAsyncUploads({
 uploads.registry.register("documents.attachment", {
   maxSize: 50 * MiB,
   accept: ["application/pdf", "image/*", ".docx"],
-  uploadTo: ({ instanceId, uploadId, filename }) => \`documents/\${instanceId}/\${uploadId}/\${filename}\`,
+  uploadTo: ({ instanceId, fileId, filename }) => \`documents/\${instanceId}/\${fileId}/\${filename}\`,
   canUpload: ({ principal }) => principal !== null,
 });
 

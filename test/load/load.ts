@@ -42,7 +42,7 @@ async function main(): Promise<number> {
     id uuid primary key, owner text not null, file_key text not null, file_size bigint not null, created_at timestamptz not null default now())`);
 
   const uploads = createAsyncUploads({ db, secret: SECRET, storage: filesystemStorage({ root }), getPrincipal: (c) => c.req.header("x-principal") ?? null });
-  uploads.registry.register(FIELD, { maxSize: MiB, uploadTo: ({ instanceId, uploadId, filename }) => `documents/${instanceId}/${uploadId}/${filename}` });
+  uploads.registry.register(FIELD, { maxSize: MiB, uploadTo: ({ instanceId, fileId, filename }) => `documents/${instanceId}/${fileId}/${filename}` });
 
   // The app: its routes, and a save route that commits the upload and inserts the document in one transaction.
   const app = new Hono();

@@ -10,7 +10,8 @@ import libraryJournal from "../../../drizzle/meta/_journal.json";
 import { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, migrateAsyncUploads } from "../../../server/db/migrate";
 
 // Rows written by an older version must mean the same after the library's later migrations.
-describe("the library's migrations carry existing rows over", () => {
+// PGlite compiles its WebAssembly on each open: seconds on an idle machine, far more on a busy one.
+describe("the library's migrations carry existing rows over", { timeout: 120_000 }, () => {
   const cleanups: Array<() => Promise<void>> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0)) await cleanup();
