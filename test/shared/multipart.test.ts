@@ -7,23 +7,23 @@ const messagesOf = (result: { success: boolean; error?: { issues: Array<{ messag
   result.error?.issues.map((issue) => issue.message) ?? [];
 
 describe("partCountOf and partRange", () => {
-  it("cut a file in parts of partSize, the last one shorter", () => {
-    expect(partCountOf(10, 4)).toBe(3);
-    expect([1, 2, 3].map((n) => partRange(n, 4, 10))).toEqual([
-      { offset: 0, size: 4 },
-      { offset: 4, size: 4 },
-      { offset: 8, size: 2 },
-    ]);
+  it("tile a file: parts in order, without gap or overlap, all of partSize but a shorter last one", () => {
+    for (const [size, partSize] of [[10, 4], [12, 4], [1, 4], [5 * 1024 * 1024 + 1, 1024 * 1024]] as const) {
+      const count = partCountOf(size, partSize);
+      const ranges = Array.from({ length: count }, (_, i) => partRange(i + 1, partSize, size));
+      let offset = 0;
+      for (const range of ranges) {
+        expect(range.offset).toBe(offset);
+        offset += range.size;
+      }
+      expect(offset).toBe(size);
+      expect(ranges.slice(0, -1).every((range) => range.size === partSize)).toBe(true);
+      expect(ranges.at(-1)!.size).toBeGreaterThan(0);
+    }
   });
 
-  it("make an exact multiple whole parts, and a small file one part", () => {
-    expect(partCountOf(12, 4)).toBe(3);
-    expect(partRange(3, 4, 12)).toEqual({ offset: 8, size: 4 });
-    expect(partCountOf(1, 4)).toBe(1);
+  it("make an empty file one part, and give a part past the end no bytes", () => {
     expect(partCountOf(0, 4)).toBe(1);
-  });
-
-  it("give a part past the end no bytes", () => {
     expect(partRange(4, 4, 10)).toEqual({ offset: 12, size: 0 });
   });
 });
