@@ -1,18 +1,13 @@
-import { LitElement, html, nothing, svg, type PropertyValues, type TemplateResult } from "lit";
-import { property, state } from "lit/decorators.js";
+import { LitElement, html, nothing, svg, type PropertyDeclarations, type PropertyValues, type TemplateResult } from "lit";
 import { repeat } from "lit/directives/repeat.js";
 import { styles } from "./async-file-input.styles.js";
-import {
-  AsyncUploadCompleteEvent,
-  AsyncUploadErrorEvent,
-  AsyncUploadProgressEvent,
-  AsyncUploadStartEvent,
-} from "./events.js";
+import { AsyncUploadErrorEvent } from "./events.js";
 import { DropController } from "./drop-controller.js";
 import { parseAccept, sortSelection } from "./file-checks.js";
-import { isBusy, keyOf, nameOf, percentOf, renderFileRow, type Entry, type RowAction, type StoredEntry, type UploadEntry } from "./file-row.js";
+import { renderFileRow, storedEntry, type Entry, type RowAction } from "./file-row.js";
 import { onStringsChange, strings } from "./strings.js";
-import { UploadEngine, type Upload, type UploadStatus } from "./upload-engine.js";
+import { UploadList, type SavedFile } from "./upload-list.js";
+import { applyValidity } from "./validity.js";
 
 const uploadIcon = svg`<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M12 15V4m-5 5 5-5 5 5M4 15v4h16v-4"/></svg>`;
 
@@ -79,38 +74,63 @@ export class AsyncFileInput extends LitElement {
   static override styles = styles;
   static override shadowRootOptions: ShadowRootInit = { ...LitElement.shadowRootOptions, delegatesFocus: true };
 
-  @property({ reflect: true }) name = "";
-  @property({ attribute: "field-id" }) fieldId = "";
-  @property() endpoint = "/async-uploads";
-  @property() accept = "";
-  @property({ attribute: "max-size", type: Number }) maxSize = 0;
-  @property({ type: Boolean, reflect: true }) multiple = false;
-  @property({ attribute: "max-files", type: Number }) maxFiles = 10;
-  @property({ type: Boolean, reflect: true }) required = false;
-  @property({ type: Boolean, reflect: true }) disabled = false;
-  @property({ attribute: "instance-id" }) instanceId = "";
-  /** The `value` attribute: the existing file's key, restored on form reset. */
-  @property({ attribute: "value" }) defaultValue = "";
-  @property() filename = "";
-  @property({ type: Number }) size?: number;
-  @property({ attribute: "download-url" }) downloadUrl = "";
+  /** Lit's reactive properties; a map rather than decorators, which compile to a helper call each. */
+  static override properties: PropertyDeclarations = {
+    name: { reflect: true },
+    fieldId: { attribute: "field-id" },
+    endpoint: {},
+    accept: {},
+    maxSize: { attribute: "max-size", type: Number },
+    multiple: { type: Boolean, reflect: true },
+    maxFiles: { attribute: "max-files", type: Number },
+    required: { type: Boolean, reflect: true },
+    disabled: { type: Boolean, reflect: true },
+    instanceId: { attribute: "instance-id" },
+    defaultValue: { attribute: "value" },
+    filename: {},
+    size: { type: Number },
+    downloadUrl: { attribute: "download-url" },
+    messages: { state: true },
+    announcement: { state: true },
+    formDisabled: { state: true },
+  };
 
-  @state() private entries: Entry[] = [];
-  @state() private messages: string[] = [];
-  @state() private announcement = "";
-  @state() private formDisabled = false;
+  name = "";
+  fieldId = "";
+  endpoint = "/async-uploads";
+  accept = "";
+  maxSize = 0;
+  multiple = false;
+  maxFiles = 10;
+  required = false;
+  disabled = false;
+  instanceId = "";
+  /** The `value` attribute: the existing file's key, restored on form reset. */
+  defaultValue = "";
+  filename = "";
+  size?: number;
+  downloadUrl = "";
+
+  private messages: string[] = [];
+  private announcement = "";
+  private formDisabled = false;
 
   readonly #internals = this.attachInternals();
   readonly #drop = new DropController(this, {
     disabled: () => this.disabled || this.formDisabled,
     take: (files, folders) => this.#addFiles(files, folders),
   });
-  readonly #engine = new UploadEngine({ onChange: (upload, previous) => this.#onUploadChange(upload, previous) });
-  /** Single-file fields: the file a running replacement will replace, kept until that one lands. */
-  #replaced: Entry | undefined;
+  readonly #files = new UploadList(this, {
+    announce: (text) => this.#announce(text),
+    changed: (byPerson) => {
+      // Listeners of `input` and `change` read the new value, so it is handed to the form first.
+      if (!this.#syncForm() || !byPerson) return;
+      this.dispatchEvent(new Event("input", { bubbles: true, composed: true }));
+      this.dispatchEvent(new Event("change", { bubbles: true }));
+    },
+  });
   /** Set once the person changed something; until then the existing-file attributes rule. */
   #dirty = false;
-  #focusAfterUpdate = false;
   /** The form value last handed to the form, keys joined by newlines. */
   #syncedValue = "";
   #stopStrings?: () => void;
@@ -122,19 +142,16 @@ export class AsyncFileInput extends LitElement {
   }
   set value(key: string) {
     this.#dirty = true;
-    this.#clear();
-    this.entries = key ? [this.#stored(key, "")] : [];
+    this.#files.set(key ? [storedEntry({ key })] : []);
     this.#syncForm();
   }
   /** Every key in the form value. */
   get values(): string[] {
-    const keys = this.entries.map(keyOf).filter((key): key is string => !!key);
-    const kept = this.#replaced && keyOf(this.#replaced);
-    return keys.length === 0 && kept ? [kept] : keys;
+    return this.#files.keys;
   }
   /** True while any upload runs or waits. */
   get uploading(): boolean {
-    return this.entries.some(isBusy);
+    return this.#files.busy;
   }
   // The native-input API, from ElementInternals.
   get form(): HTMLFormElement | null {
@@ -177,9 +194,8 @@ export class AsyncFileInput extends LitElement {
 
   formResetCallback(): void {
     this.#dirty = false;
-    this.#clear();
     this.messages = [];
-    this.entries = this.#defaultEntries();
+    this.#files.set(this.#defaultEntries());
     this.#syncForm();
   }
 
@@ -190,9 +206,9 @@ export class AsyncFileInput extends LitElement {
   formStateRestoreCallback(saved: unknown, reason: "restore" | "autocomplete"): void {
     if (reason !== "restore" || typeof saved !== "string") return;
     try {
-      const files = JSON.parse(saved) as Array<{ key: string; name: string; size?: number }>;
+      const files = JSON.parse(saved) as SavedFile[];
       this.#dirty = true;
-      this.entries = files.map((file) => ({ ...this.#stored(file.key, file.name), size: file.size }));
+      this.#files.set(files.map((file) => storedEntry({ key: file.key, filename: file.name, size: file.size })));
       this.#syncForm();
     } catch {
       // A state written by an older version of this element: keep the defaults.
@@ -201,26 +217,23 @@ export class AsyncFileInput extends LitElement {
 
   protected override willUpdate(changed: PropertyValues<this>): void {
     const existing = ["defaultValue", "filename", "size", "downloadUrl"] as const;
-    if (!this.#dirty && (!this.hasUpdated || existing.some((name) => changed.has(name)))) this.entries = this.#defaultEntries();
+    if (!this.#dirty && (!this.hasUpdated || existing.some((name) => changed.has(name)))) this.#files.set(this.#defaultEntries());
   }
 
   protected override updated(): void {
     this.#syncForm();
-    if (this.#focusAfterUpdate) {
-      this.#focusAfterUpdate = false;
-      this.renderRoot.querySelector<HTMLElement>(".choose, .action")?.focus();
-    }
   }
 
   protected override render(): TemplateResult {
     const disabled = this.disabled || this.formDisabled;
+    const entries = this.#files.entries;
     const label = [...(this.#internals.labels ?? [])].map((node) => node.textContent?.trim()).filter(Boolean).join(" ");
     const call = this.#drop.dragging ? strings.dropHere : strings.chooseOrDrop(this.multiple);
     const limits = { accept: parseAccept(this.accept), maxSize: this.maxSize, multiple: this.multiple, maxFiles: this.maxFiles };
     return html`<div part="base" class="base">
       <input type="file" hidden tabindex="-1" accept=${this.accept || nothing} ?multiple=${this.multiple}
         @change=${this.#onInputChange} />
-      ${this.multiple || this.entries.length === 0
+      ${this.multiple || entries.length === 0
         ? html`<div part="drop-zone" class="drop-zone ${this.#drop.dragging ? "dragging" : ""} ${disabled ? "disabled" : ""}"
             @click=${this.#choose}>
             ${uploadIcon}
@@ -229,9 +242,9 @@ export class AsyncFileInput extends LitElement {
             <span class="hint" id="hint"><slot name="hint">${strings.constraints(limits)}</slot></span>
           </div>`
         : nothing}
-      ${this.entries.length
+      ${entries.length
         ? html`<ul part="file-list" class="files" role="list">
-            ${repeat(this.entries, (entry) => entry.id, (entry) =>
+            ${repeat(entries, (entry) => entry.id, (entry) =>
               renderFileRow(entry, { disabled, replaceable: !this.multiple, onAction: this.#onAction }),
             )}
           </ul>`
@@ -263,7 +276,7 @@ export class AsyncFileInput extends LitElement {
       accept: parseAccept(this.accept),
       maxSize: this.maxSize,
       multiple: this.multiple,
-      room: this.multiple ? Math.max(0, this.maxFiles - this.entries.length) : 1,
+      room: this.multiple ? Math.max(0, this.maxFiles - this.#files.entries.length) : 1,
       maxFiles: this.maxFiles,
     });
     for (const refusal of refusals) {
@@ -273,97 +286,13 @@ export class AsyncFileInput extends LitElement {
     if (refusals.length > MAX_MESSAGES) shown.push(strings.moreRefusals(refusals.length - MAX_MESSAGES));
     this.messages = shown;
     if (shown.length) this.#announce(shown.join(" "));
-    for (const file of accepted) this.#start(file);
-  }
-
-  #start(file: File): void {
-    const upload = this.#engine.add(file, {
-      endpoint: this.endpoint,
-      fieldId: this.fieldId,
-      ...(this.instanceId ? { instanceId: this.instanceId } : {}),
-    });
-    const previewUrl = file.type.startsWith("image/") ? URL.createObjectURL(file) : undefined;
-    const entry: UploadEntry = { kind: "upload", id: upload.id, upload, previewUrl, lastPercent: -1 };
-    if (this.multiple) {
-      this.entries = [...this.entries, entry];
-      return;
-    }
-    const previous = this.entries[0];
-    if (previous && keyOf(previous)) this.#replaced = previous;
-    else if (previous) this.#forget(previous);
-    this.#focusAfterUpdate = this.matches(":focus-within");
-    this.entries = [entry];
+    for (const file of accepted) this.#files.add(file);
   }
 
   #onAction = (action: RowAction, entry: Entry) => {
-    if (action === "replace") {
-      this.#choose();
-      return;
-    }
-    if (action === "retry") {
-      if (entry.kind === "upload") this.#engine.retry(entry.upload.id);
-      return;
-    }
-    this.#focusAfterUpdate = this.matches(":focus-within");
-    this.#forget(entry);
-    let remaining = this.entries.filter((other) => other !== entry);
-    // Canceling a replacement brings the replaced file back; removing a finished one clears the field.
-    if (!this.multiple && this.#replaced && !keyOf(entry)) remaining = [this.#replaced];
-    this.#replaced = undefined;
-    this.entries = remaining;
-    this.#announce((action === "cancel" ? strings.announceCanceled : strings.announceRemoved)(nameOf(entry)));
-    this.#userChangedValue();
+    if (action === "replace") this.#choose();
+    else this.#files.act(action, entry);
   };
-
-  /** Stops an entry's upload and frees its preview. */
-  #forget(entry: Entry): void {
-    if (entry.kind !== "upload") return;
-    this.#engine.cancel(entry.upload.id);
-    if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
-  }
-
-  #clear(): void {
-    for (const entry of this.entries) this.#forget(entry);
-    this.#replaced = undefined;
-  }
-
-  #onUploadChange(upload: Upload, previous: UploadStatus): void {
-    const entry = this.entries.find((candidate): candidate is UploadEntry => candidate.id === upload.id);
-    if (!entry || upload.status === "canceled") return;
-    this.requestUpdate();
-    const { id, file } = upload;
-    if (upload.status === "requesting") {
-      entry.lastPercent = -1;
-      if (previous === "queued") {
-        this.dispatchEvent(new AsyncUploadStartEvent({ id, file }));
-        this.#announce(strings.announceStarted(file.name));
-      }
-    }
-    const percent = percentOf(upload);
-    if ((upload.status === "uploading" || upload.status === "done") && percent > entry.lastPercent) {
-      entry.lastPercent = percent;
-      this.dispatchEvent(new AsyncUploadProgressEvent({ id, file, loaded: upload.loaded, total: file.size, percent }));
-    }
-    if (upload.status === "done" && previous !== "done") {
-      this.#replaced = undefined;
-      this.dispatchEvent(new AsyncUploadCompleteEvent({ id, file, key: upload.key ?? "" }));
-      this.#announce(strings.announceUploaded(file.name));
-      this.#userChangedValue();
-    } else if (upload.status === "failed" && previous !== "failed" && upload.failure) {
-      const message = strings.uploadError(upload.failure);
-      const { code, status } = upload.failure;
-      this.dispatchEvent(new AsyncUploadErrorEvent({ id, file, code, message, ...(status ? { status } : {}) }));
-      this.#announce(strings.announceFailed(file.name, message));
-      this.#syncForm();
-    }
-  }
-
-  /** Updates the form value at once (listeners read it) and fires `input` and `change` if it changed. */
-  #userChangedValue(): void {
-    if (!this.#syncForm()) return;
-    this.dispatchEvent(new Event("input", { bubbles: true, composed: true }));
-    this.dispatchEvent(new Event("change", { bubbles: true }));
-  }
 
   /** Hands the form value and validity to the form; true when the value differs from last time. */
   #syncForm(): boolean {
@@ -372,22 +301,9 @@ export class AsyncFileInput extends LitElement {
     this.#syncedValue = keys.join("\n");
     const data = new FormData();
     for (const key of keys.length ? keys : [""]) data.append(this.name, key);
-    const saved = this.entries.flatMap((entry) => {
-      const key = keyOf(entry);
-      return key ? [{ key, name: nameOf(entry), size: entry.kind === "stored" ? entry.size : entry.upload.file.size }] : [];
-    });
-    this.#internals.setFormValue(this.name ? data : null, JSON.stringify(saved));
-
+    this.#internals.setFormValue(this.name ? data : null, JSON.stringify(this.#files.saved));
     const anchor = this.renderRoot?.querySelector<HTMLElement>(".choose, .action") ?? undefined;
-    if (this.entries.some((entry) => entry.kind === "upload" && entry.upload.status === "failed")) {
-      this.#internals.setValidity({ customError: true }, strings.uploadFailed, anchor);
-    } else if (this.uploading) {
-      this.#internals.setValidity({ customError: true }, strings.uploadInProgress, anchor);
-    } else if (this.required && keys.length === 0) {
-      this.#internals.setValidity({ valueMissing: true }, strings.valueMissing(this.multiple), anchor);
-    } else {
-      this.#internals.setValidity({});
-    }
+    applyValidity(this.#internals, this, this.#files, anchor);
     return changed;
   }
 
@@ -404,14 +320,9 @@ export class AsyncFileInput extends LitElement {
     this.announcement = text === this.announcement ? `${text}\u00a0` : text;
   }
 
-  #stored(key: string, name: string): StoredEntry {
-    return { kind: "stored", id: `stored:${key}`, key, name: name || key.slice(key.lastIndexOf("/") + 1) };
-  }
-
   #defaultEntries(): Entry[] {
-    if (!this.defaultValue) return [];
-    const entry = this.#stored(this.defaultValue, this.filename);
-    return [{ ...entry, size: this.size, ...(this.downloadUrl ? { downloadUrl: this.downloadUrl } : {}) }];
+    const { defaultValue: key, filename, size, downloadUrl } = this;
+    return key ? [storedEntry({ key, filename, size, downloadUrl })] : [];
   }
 }
 

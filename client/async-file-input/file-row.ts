@@ -13,6 +13,15 @@ export interface StoredEntry {
   downloadUrl?: string;
 }
 
+/** How a page describes a stored file: the `value`, `filename`, `size` and `download-url` attributes. */
+export interface StoredFile {
+  key: string;
+  /** Default: the last segment of the key. */
+  filename?: string;
+  size?: number;
+  downloadUrl?: string;
+}
+
 /** A file chosen on this page. */
 export interface UploadEntry {
   kind: "upload";
@@ -58,6 +67,12 @@ export function percentOf(upload: Upload): number {
 
 function revoke(event: Event): void {
   URL.revokeObjectURL((event.target as HTMLImageElement).src);
+}
+
+/** The entry of a stored file. */
+export function storedEntry({ key, filename, size, downloadUrl }: StoredFile): StoredEntry {
+  const name = filename || key.slice(key.lastIndexOf("/") + 1);
+  return { kind: "stored", id: `stored:${key}`, key, name, size, ...(downloadUrl ? { downloadUrl } : {}) };
 }
 
 /** One file: thumbnail, name (a download link when stored), size and state, progress, actions. */
