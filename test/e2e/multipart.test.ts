@@ -331,7 +331,7 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
     expect(await outcome.jsonValue()).toBe("aborted");
     await expect
       .poll(async () => (await uploads.db.select().from(asyncTempFile).where(eq(asyncTempFile.key, key)))[0]?.status, { timeout: 5000 })
-      .toBe("failed");
+      .toBe("canceled");
     expect(await page.evaluate(() => Object.keys(localStorage).filter((k) => k.startsWith("async-uploads:")))).toEqual([]);
     expect(errors).toEqual([]);
     await page.close();
