@@ -1,18 +1,17 @@
 import { and, asc, inArray, notInArray, sql } from "drizzle-orm";
 import type { Database } from "../db/database.js";
 import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema.js";
-import { multipartStateOf } from "../multipart/plan.js";
-import type { StorageDriver } from "../storage/types.js";
 import { sleep } from "../../shared/sleep.js";
 import { mapWithConcurrency } from "./async-utils.js";
-import { validateCleanupOptions, type CleanupOptions, type CleanupUploads as Uploads } from "./options.js";
+import { errorLine } from "./error-line.js";
+import { validateCleanupOptions, type CleanupOptions, type CleanupSettings, type CleanupUploads as Uploads } from "./options.js";
+import { removeRow, StorageHealth, type CleanupRow as Row, type RemovalOutcome as Outcome } from "./remove-row.js";
 
-export { CleanupUsageError, validateCleanupOptions, type CleanupOptions } from "./options.js";
+export { CleanupUsageError, validateCleanupOptions, type CleanupOptions, type CleanupSettings } from "./options.js";
+export { errorLine } from "./error-line.js";
 
 /** Storage calls in flight at once within one batch. */
 const DELETE_CONCURRENCY = 8;
-/** After this many failures in a row a storage is treated as down for the rest of the run. */
-const STORAGE_DOWN_AFTER = 10;
 const FAILURE_SAMPLES = 5;
 
 export interface CleanupProgress {
@@ -65,9 +64,6 @@ export interface CleanupSummary {
   durationMs: number;
 }
 
-type Row = { id: string; key: string; fieldId: string; status: string; committedKey: string | null; uploadId: string | null; partSize: number | null; cursor: string };
-type Outcome = { kind: "removed"; bytes: number; existed: boolean } | { kind: "failed" | "skipped"; reason: string };
-
 /**
  * Removes uploads that were never saved: `pending`, `failed` and `canceled` rows older than the
  * threshold with their objects; `committed` rows as old whose temp object a crashed save left behind
@@ -77,10 +73,14 @@ type Outcome = { kind: "removed"; bytes: number; existed: boolean } | { kind: "f
  * object is deleted first and the row only once that worked, so a failure leaves both for next time.
  */
 export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions = {}): Promise<CleanupSummary> {
+  return runCleanup(uploads, validateCleanupOptions(uploads, options));
+}
+
+/** `cleanupTempFiles` with options already validated (the command validates them before it starts). */
+export async function runCleanup(uploads: Uploads, settings: CleanupSettings): Promise<CleanupSummary> {
   const started = Date.now();
-  const settings = validateCleanupOptions(uploads, options);
   const { db, registry } = uploads;
-  const cutoff = new Date((options.now?.() ?? new Date()).getTime() - settings.olderThanMs);
+  const cutoff = new Date(settings.now().getTime() - settings.olderThanMs);
   await probeStorages(uploads, settings.fieldIds);
 
   const summary: CleanupSummary = {
@@ -96,41 +96,14 @@ export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions
   const [counted] = await db.select({ total: sql<number>`count(*)::int` }).from(asyncTempFile).where(eligible);
   summary.total = Number(counted?.total ?? 0);
 
-  const storageFailures = new Map<StorageDriver, number>();
   const downFields = new Set<string>();
-  const inScope = registry.all().filter((field) => !settings.fieldIds || settings.fieldIds.includes(field.id));
-  let cursor: { createdAt: string; id: string } | null = null;
-
-  const handle = async (row: Row): Promise<Outcome> => {
-    const field = registry.get(row.fieldId);
-    if (!field) return { kind: "skipped", reason: `field "${row.fieldId}" is not registered in this configuration` };
-    if (row.committedKey !== null && row.committedKey === row.key) {
-      return { kind: "skipped", reason: "temp key equals committed key (never deleted)" };
-    }
-    const storage = field.storage;
-    if ((storageFailures.get(storage) ?? 0) >= STORAGE_DOWN_AFTER) {
-      return { kind: "failed", reason: `[${storage.name}] not tried: storage failed ${STORAGE_DOWN_AFTER} times in a row` };
-    }
-    try {
-      // A chunked upload never completed: its staged parts go first (S3 abort, Azure blocks, chunk files).
-      const open = multipartStateOf(row);
-      if (open && !settings.dryRun) await storage.multipart?.abort(row.key, open.uploadId);
-      const info = await storage.stat(row.key);
-      // Delete even when stat saw nothing: deleting is idempotent and the only call that must succeed.
-      if (!settings.dryRun) await storage.delete(row.key);
-      storageFailures.set(storage, 0);
-      return { kind: "removed", bytes: info?.size ?? 0, existed: info !== null };
-    } catch (error) {
-      const failures = (storageFailures.get(storage) ?? 0) + 1;
-      storageFailures.set(storage, failures);
-      if (failures >= STORAGE_DOWN_AFTER) markStorageDown(storage);
-      return { kind: "failed", reason: errorLine(error) };
-    }
-  };
-  const markStorageDown = (storage: StorageDriver) => {
+  const health = new StorageHealth((storage) => {
     if (!summary.unavailableStorages.includes(storage.name)) summary.unavailableStorages.push(storage.name);
     for (const field of registry.all()) if (field.storage === storage) downFields.add(field.id);
-  };
+  });
+  const inScope = registry.all().filter((field) => !settings.fieldIds || settings.fieldIds.includes(field.id));
+  let cursor: { createdAt: string; id: string } | null = null;
+  const handle = (row: Row): Promise<Outcome> => removeRow(row, registry.get(row.fieldId), health, settings.dryRun);
 
   const runBatch = async (tx: Database): Promise<Row[]> => {
     const query = tx
@@ -158,14 +131,14 @@ export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions
   };
 
   for (;;) {
-    if (options.signal?.aborted) { summary.stoppedBy = "signal"; break; }
+    if (settings.signal?.aborted) { summary.stoppedBy = "signal"; break; }
     if (settings.maxDurationMs !== undefined && Date.now() - started >= settings.maxDurationMs) { summary.stoppedBy = "max-duration"; break; }
     const rows = settings.dryRun ? await runBatch(db) : await db.transaction((tx) => runBatch(tx));
     if (rows.length === 0) break;
     summary.batches++;
     const last = rows[rows.length - 1]!;
     cursor = { createdAt: last.cursor, id: last.id };
-    options.onProgress?.({
+    settings.onProgress?.({
       batch: summary.batches, done: summary.scanned, total: summary.total, removed: summary.removed,
       failed: summary.failed, skipped: summary.skipped, bytesFreed: summary.bytesFreed, elapsedMs: Date.now() - started,
     });
@@ -174,7 +147,7 @@ export async function cleanupTempFiles(uploads: Uploads, options: CleanupOptions
     if (rows.length < settings.batchSize) break;
     if (settings.sleepMs > 0) {
       const left = settings.maxDurationMs === undefined ? Infinity : settings.maxDurationMs - (Date.now() - started);
-      await sleep(Math.min(settings.sleepMs, Math.max(0, left)), options.signal);
+      await sleep(Math.min(settings.sleepMs, Math.max(0, left)), settings.signal);
     }
   }
   summary.durationMs = Date.now() - started;
@@ -213,26 +186,4 @@ async function probeStorages(uploads: Uploads, fieldIds: readonly string[] | und
       }
     }),
   );
-}
-
-/**
- * An error as one line: its message (or its name or code when empty, as with AggregateError), then
- * its causes' messages where they add something (drizzle wraps the connection error as the cause).
- */
-export function errorLine(error: unknown): string {
-  const parts: string[] = [];
-  for (let current: unknown = error, depth = 0; current !== undefined && depth < 4; depth++) {
-    let message: string;
-    if (current instanceof Error) {
-      message = current.message;
-      if (!message && current instanceof AggregateError) message = current.errors.map(errorLine).join("; ");
-      if (!message) message = (current as NodeJS.ErrnoException).code ?? current.name;
-    } else {
-      message = String(current);
-    }
-    message = message.replace(/\s+/g, " ").trim();
-    if (!parts.some((part) => part.includes(message))) parts.push(message);
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join(": ");
 }

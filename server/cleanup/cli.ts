@@ -4,9 +4,9 @@ import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import ms from "ms";
 import type { AsyncUploads } from "../create-async-uploads.js";
-import {
-  cleanupTempFiles, CleanupUsageError, errorLine, validateCleanupOptions, type CleanupOptions, type CleanupSummary,
-} from "./cleanup-temp-files.js";
+import { runCleanup, type CleanupSummary } from "./cleanup-temp-files.js";
+import { errorLine } from "./error-line.js";
+import { CleanupUsageError, validateCleanupOptions, type CleanupOptions } from "./options.js";
 import { createProgressWriter, formatSummary, type OutputStream } from "./report.js";
 
 export const USAGE = `Usage: async-uploads cleanup-temp-files --config <module> [options]
@@ -74,8 +74,6 @@ export interface CliIo {
   signal?: AbortSignal;
 }
 
-class UsageError extends Error {}
-
 /** Runs `cleanup-temp-files` with `argv` (the arguments after the subcommand) and returns the exit code. */
 export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise<number> {
   let debug = false;
@@ -102,12 +100,17 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
   try {
     loaded = await loadConfiguration(args.configPath);
   } catch (error) {
-    if (error instanceof UsageError) return fail(2, error.message, error.cause);
+    if (error instanceof CleanupUsageError) return fail(2, error.message, error.cause);
     return fail(1, `cannot load ${args.configPath}: ${errorLine(error)}`, error);
   }
   const progress = createProgressWriter(io.stdout, args.options.dryRun ?? false);
   try {
-    validateCleanupOptions(loaded.uploads, args.options);
+    const showProgress = !args.quiet && !args.json;
+    const settings = validateCleanupOptions(loaded.uploads, {
+      ...args.options,
+      signal: io.signal,
+      onProgress: showProgress ? (p) => progress.update(p) : undefined,
+    });
     const { tempFileLifetimeMs } = loaded.uploads.settings;
     if (!args.quiet && !args.json && args.options.olderThanMs !== undefined && args.options.olderThanMs < tempFileLifetimeMs) {
       io.stderr.write(
@@ -115,12 +118,7 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
           "uploads a form could still save will be removed, and such a save will ask for the file again\n",
       );
     }
-    const showProgress = !args.quiet && !args.json;
-    const summary = await cleanupTempFiles(loaded.uploads, {
-      ...args.options,
-      signal: io.signal,
-      onProgress: showProgress ? (p) => progress.update(p) : undefined,
-    });
+    const summary = await runCleanup(loaded.uploads, settings);
     progress.finish();
     const code = summary.failed > 0 || summary.stoppedBy === "signal" || summary.stoppedBy === "storage-unavailable" ? 1 : 0;
     writeSummary(io, summary, args, code);
@@ -145,14 +143,14 @@ function parseCommandLine(argv: readonly string[], io: CliIo) {
   try {
     parsed = parseArgs({ args: [...argv], options: OPTIONS, strict: true, allowPositionals: false });
   } catch (error) {
-    throw new UsageError(parseArgsMessage(error));
+    throw new CleanupUsageError(errorLine(error));
   }
   const { values } = parsed;
   const batch = values["batch-size"];
-  if (batch !== undefined && !/^[1-9]\d{0,4}$/.test(batch)) throw new UsageError(`--batch-size must be a whole number from 1 to 10000, not "${batch}"`);
+  if (batch !== undefined && !/^[1-9]\d{0,4}$/.test(batch)) throw new CleanupUsageError(`--batch-size must be a whole number from 1 to 10000, not "${batch}"`);
   const fields = values.field ?? [];
   const emptyField = fields.find((field) => field.trim() === "");
-  if (emptyField !== undefined) throw new UsageError("--field needs a field id");
+  if (emptyField !== undefined) throw new CleanupUsageError("--field needs a field id");
   const options: CleanupOptions = {
     olderThanMs: parseDuration(values["older-than"], "--older-than"),
     force: values.force ?? false,
@@ -164,7 +162,7 @@ function parseCommandLine(argv: readonly string[], io: CliIo) {
   };
   // No default: the command cannot guess an app's database and storage (an empty value counts as none).
   const config = values.config || io.env.ASYNC_UPLOADS_CONFIG;
-  if (!config) throw new UsageError("no configuration: pass --config <module> or set ASYNC_UPLOADS_CONFIG");
+  if (!config) throw new CleanupUsageError("no configuration: pass --config <module> or set ASYNC_UPLOADS_CONFIG");
   return {
     options, configPath: resolve(io.cwd, config), json: values.json ?? false, quiet: values.quiet ?? false, debug: values.debug ?? false,
   };
@@ -173,7 +171,7 @@ function parseCommandLine(argv: readonly string[], io: CliIo) {
 /** `90m`, `24h`, `7d`, `1.5h`… A bare number is refused: `24` could mean hours or milliseconds. */
 export function parseDuration(text: string | undefined, name: string): number | undefined {
   if (text === undefined) return undefined;
-  const bad = () => new UsageError(`${name} must be a positive duration such as 90m, 24h or 7d, not "${text}"`);
+  const bad = () => new CleanupUsageError(`${name} must be a positive duration such as 90m, 24h or 7d, not "${text}"`);
   if (!/^\d+(\.\d+)?\s*[a-z]+$/i.test(text.trim())) throw bad();
   const value = ms(text.trim() as ms.StringValue) as number | undefined;
   if (value === undefined || !Number.isFinite(value) || value <= 0) throw bad();
@@ -186,43 +184,24 @@ export function parseDuration(text: string | undefined, name: string): number | 
  * throws (a database that is down) is a failed run (exit 1).
  */
 async function loadConfiguration(path: string): Promise<LoadedUploads> {
-  if (!existsSync(path)) throw new UsageError(`configuration module ${path} does not exist`);
+  if (!existsSync(path)) throw new CleanupUsageError(`configuration module ${path} does not exist`);
   let module: { default?: unknown; loadUploads?: unknown };
   try {
     module = (await import(pathToFileURL(path).href)) as typeof module;
   } catch (error) {
-    throw new UsageError(`cannot import ${path}: ${importErrorLine(error)}`, { cause: error });
+    throw new CleanupUsageError(`cannot import ${path}: ${errorLine(error)}`, { cause: error });
   }
   const loadUploads = typeof module.default === "function" ? module.default : module.loadUploads;
   if (typeof loadUploads !== "function") {
-    throw new UsageError(`${path} must export an async function loadUploads() (default or named) resolving to { uploads, close }`);
+    throw new CleanupUsageError(`${path} must export an async function loadUploads() (default or named) resolving to { uploads, close }`);
   }
   const loaded = (await loadUploads()) as Partial<LoadedUploads> | null | undefined;
   if (!loaded?.uploads?.registry || !loaded.uploads.settings || typeof loaded.close !== "function") {
     // It may have opened a database: close it so the process can exit, but report the shape.
     await Promise.resolve(typeof loaded?.close === "function" ? loaded.close() : undefined).catch(() => {});
-    throw new UsageError(`${path}: loadUploads() must resolve to { uploads, close }, where uploads is what createAsyncUploads() returns`);
+    throw new CleanupUsageError(`${path}: loadUploads() must resolve to { uploads, close }, where uploads is what createAsyncUploads() returns`);
   }
   return loaded as LoadedUploads;
-}
-
-/** Why `import()` failed, with a hint where Node.js's own message does not say what to do. */
-function importErrorLine(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException | undefined)?.code;
-  if (code === "ERR_UNKNOWN_FILE_EXTENSION" && /\.[cm]?tsx?$/.test(String((error as Error).message))) {
-    return `this Node.js (${process.version}) cannot import TypeScript: use Node.js 22.18 or newer, compile the module to .js, or run the command through tsx`;
-  }
-  // Node.js puts the line of a syntax error only in the stack's first line ("/app/config.js:3").
-  const line = error instanceof SyntaxError ? /^\S+:(\d+)\n/.exec(error.stack ?? "")?.[1] : undefined;
-  return line ? `${errorLine(error)} (line ${line})` : errorLine(error);
-}
-
-function parseArgsMessage(error: unknown): string {
-  const code = (error as NodeJS.ErrnoException).code;
-  const message = error instanceof Error ? error.message : String(error);
-  if (code === "ERR_PARSE_ARGS_UNKNOWN_OPTION") return `unknown option ${/'([^']*)'/.exec(message)?.[1] ?? message}`;
-  if (code === "ERR_PARSE_ARGS_UNEXPECTED_POSITIONAL") return `unexpected argument ${/'([^']*)'/.exec(message)?.[1] ?? message}`;
-  return message.split(". ")[0] ?? message;
 }
 
 /** The process entry: wires stdio, the environment and SIGINT/SIGTERM (finish the batch, then stop). */

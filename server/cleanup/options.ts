@@ -33,16 +33,31 @@ export interface CleanupOptions {
   now?: () => Date;
 }
 
-/** Options that cannot work with this configuration; nothing was done. The CLI exits 2. */
+/**
+ * A cleanup asked for in a way that cannot work (options, command line, configuration module); nothing
+ * was done, and running it again unchanged will not help. The command exits 2 with its message.
+ */
 export class CleanupUsageError extends Error {
-  constructor(message: string) {
-    super(message);
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
     this.name = "CleanupUsageError";
   }
 }
 
+/** Options checked against the configuration, with every default filled in: what a run works from. */
+export interface CleanupSettings extends Pick<CleanupOptions, "signal" | "onProgress"> {
+  olderThanMs: number;
+  dryRun: boolean;
+  batchSize: number;
+  maxDurationMs: number | undefined;
+  sleepMs: number;
+  /** Only these fields; undefined for every field. */
+  fieldIds: readonly string[] | undefined;
+  now: () => Date;
+}
+
 /** The options with defaults filled in; throws `CleanupUsageError` for options that cannot work here. */
-export function validateCleanupOptions(uploads: CleanupUploads, options: CleanupOptions) {
+export function validateCleanupOptions(uploads: CleanupUploads, options: CleanupOptions): CleanupSettings {
   const { uploadUrlLifetimeMs, tempFileLifetimeMs } = uploads.settings;
   const olderThanMs = options.olderThanMs ?? Math.max(DEFAULT_OLDER_THAN_MS, tempFileLifetimeMs);
   const positive = (value: number | undefined, name: string) => {
@@ -68,5 +83,8 @@ export function validateCleanupOptions(uploads: CleanupUploads, options: Cleanup
   if (unknown && unknown.length > 0) {
     throw new CleanupUsageError(`field ${unknown.map((id) => `"${id}"`).join(", ")} is not registered in this configuration`);
   }
-  return { olderThanMs, dryRun: options.dryRun ?? false, batchSize, maxDurationMs: options.maxDurationMs, sleepMs: options.sleepMs ?? 0, fieldIds };
+  return {
+    olderThanMs, dryRun: options.dryRun ?? false, batchSize, maxDurationMs: options.maxDurationMs, sleepMs: options.sleepMs ?? 0, fieldIds,
+    signal: options.signal, onProgress: options.onProgress, now: options.now ?? (() => new Date()),
+  };
 }

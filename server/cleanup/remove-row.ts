@@ -1,0 +1,76 @@
+import { multipartStateOf } from "../multipart/plan.js";
+import type { Field } from "../registry.js";
+import type { StorageDriver } from "../storage/types.js";
+import { errorLine } from "./error-line.js";
+
+/** After this many failures in a row a storage is treated as down for the rest of the run. */
+export const STORAGE_DOWN_AFTER = 10;
+
+/** What cleanup reads of a claimed row. */
+export interface CleanupRow {
+  id: string;
+  key: string;
+  fieldId: string;
+  status: string;
+  committedKey: string | null;
+  uploadId: string | null;
+  partSize: number | null;
+  /** `created_at` as exact text, for the keyset. */
+  cursor: string;
+}
+
+/** What became of one row: its object removed (the row goes with it), left for the next run, or left alone. */
+export type RemovalOutcome = { kind: "removed"; bytes: number; existed: boolean } | { kind: "failed" | "skipped"; reason: string };
+
+/**
+ * Counts each storage's failures in a row over a run, so that a storage that is down is not tried for
+ * every one of its rows. `onDown` is told once per storage.
+ */
+export class StorageHealth {
+  readonly #failures = new Map<StorageDriver, number>();
+  constructor(private readonly onDown: (storage: StorageDriver) => void) {}
+
+  isDown(storage: StorageDriver): boolean {
+    return (this.#failures.get(storage) ?? 0) >= STORAGE_DOWN_AFTER;
+  }
+
+  succeeded(storage: StorageDriver): void {
+    this.#failures.set(storage, 0);
+  }
+
+  failed(storage: StorageDriver): void {
+    const failures = (this.#failures.get(storage) ?? 0) + 1;
+    this.#failures.set(storage, failures);
+    if (failures === STORAGE_DOWN_AFTER) this.onDown(storage);
+  }
+}
+
+/**
+ * One claimed row's removal, storage side: a chunked upload never completed has its staged parts
+ * aborted first (S3 abort, Azure blocks, chunk files), then the object at `key` is deleted. The row
+ * itself is deleted by the caller, in the transaction that claimed it, and only when this returns
+ * `removed`. A committed file is never touched: `committed_key` is not the key deleted here, and a
+ * row whose temp key is its committed key is skipped. An object already gone counts as removed.
+ */
+export async function removeRow(row: CleanupRow, field: Field | undefined, health: StorageHealth, dryRun: boolean): Promise<RemovalOutcome> {
+  if (!field) return { kind: "skipped", reason: `field "${row.fieldId}" is not registered in this configuration` };
+  if (row.committedKey !== null && row.committedKey === row.key) {
+    return { kind: "skipped", reason: "temp key equals committed key (never deleted)" };
+  }
+  const storage = field.storage;
+  if (health.isDown(storage)) {
+    return { kind: "failed", reason: `[${storage.name}] not tried: storage failed ${STORAGE_DOWN_AFTER} times in a row` };
+  }
+  try {
+    const open = multipartStateOf(row);
+    if (open && !dryRun) await storage.multipart?.abort(row.key, open.uploadId);
+    const info = await storage.stat(row.key);
+    // Delete even when stat saw nothing: deleting is idempotent and the only call that must succeed.
+    if (!dryRun) await storage.delete(row.key);
+    health.succeeded(storage);
+    return { kind: "removed", bytes: info?.size ?? 0, existed: info !== null };
+  } catch (error) {
+    health.failed(storage);
+    return { kind: "failed", reason: errorLine(error) };
+  }
+}
