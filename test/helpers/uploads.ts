@@ -82,13 +82,5 @@ export async function createTestUploads(
   };
 }
 
-/** A tiny valid PNG (1×1), for type checks that sniff real bytes. */
-export const PNG_1x1 = Uint8Array.from(
-  Buffer.from(
-    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==",
-    "base64",
-  ),
-);
-
-/** A minimal PDF header and body, enough for sniffing. */
-export const PDF_BYTES = new TextEncoder().encode("%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n");
+/** Kept here for the suites that import them with the harness; they live in sample-files.ts. */
+export { PDF_BYTES, PNG_1x1 } from "./sample-files";

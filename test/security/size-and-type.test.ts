@@ -1,8 +1,7 @@
-import { deflateSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UploadUrlResponse } from "../../shared/schemas";
 import type { StorageDriver } from "../../server/storage/types";
-import { PDF_BYTES, PNG_1x1 } from "../helpers/uploads";
+import { encodePng, GREYSCALE, PDF_BYTES, PNG_1x1 } from "../helpers/sample-files";
 import { uploadLikeBrowser } from "../server/storage/contract";
 import { BACKENDS, createHarness, errorOf, FIELDS, refused, text, type Harness } from "./harness";
 
@@ -186,27 +185,5 @@ for (const backendName of BACKENDS) {
 
 /** A PNG with an IHDR of the given size and one tiny compressed IDAT: valid headers, absurd dimensions. */
 function pngHeader(width: number, height: number): Uint8Array<ArrayBuffer> {
-  const chunk = (type: string, data: Buffer) => {
-    const length = Buffer.alloc(4);
-    length.writeUInt32BE(data.length);
-    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
-    const crc = Buffer.alloc(4);
-    crc.writeUInt32BE(crc32(body));
-    return Buffer.concat([length, body, crc]);
-  };
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.set([8, 0, 0, 0, 0], 8); // 8-bit greyscale
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Uint8Array.from(Buffer.concat([signature, chunk("IHDR", ihdr), chunk("IDAT", deflateSync(Buffer.alloc(1))), chunk("IEND", Buffer.alloc(0))]));
-}
-
-function crc32(bytes: Buffer): number {
-  let crc = 0xffffffff;
-  for (const byte of bytes) {
-    crc ^= byte;
-    for (let bit = 0; bit < 8; bit++) crc = crc & 1 ? (crc >>> 1) ^ 0xedb88320 : crc >>> 1;
-  }
-  return (crc ^ 0xffffffff) >>> 0;
+  return Uint8Array.from(encodePng(width, height, GREYSCALE, Buffer.alloc(1)));
 }
