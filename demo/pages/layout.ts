@@ -38,6 +38,8 @@ export function layout(title: string, body: Html, options: { withComponent?: boo
     <meta charset="utf-8" />
     <meta name="viewport" content="width=device-width, initial-scale=1" />
     <title>${title} · async-uploads demo</title>
+    <!-- No icon: without this line every page makes the browser ask for a /favicon.ico that is not there. -->
+    <link rel="icon" href="data:," />
     <style>${raw(STYLES)}</style>
     ${options.withComponent ? html`<script type="module" src="${COMPONENT_SCRIPT_PATH}"></script>` : ""}
   </head>

@@ -166,6 +166,14 @@ describe("demo app, pages and session (filesystem)", () => {
     await server?.close();
   });
 
+  it("declares its icon on every page, so that no browser asks for a /favicon.ico that is not there", async () => {
+    // Chromium asks for /favicon.ico after every page that names no icon of its own.
+    const visitor = await new Visitor(server).start();
+    for (const path of ["/", "/documents/new", "/nowhere"]) {
+      expect(await (await visitor.fetch(path)).text(), path).toContain('<link rel="icon" href="data:," />');
+    }
+  });
+
   it("answers unknown documents and paths with a 404 page", async () => {
     const visitor = await new Visitor(server).start();
     const id = crypto.randomUUID();
