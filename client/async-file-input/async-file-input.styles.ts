@@ -1,32 +1,21 @@
 import { css } from "lit";
 
 export const styles = css`
+  /* Light or dark as the page's color-scheme says (light unless it declares dark): the OS preference alone
+     would turn the element dark on a white page. Browsers without light-dark() inherit the page's colours. */
   :host {
-    --async-file-input-accent: #1d5bd6;
-    --async-file-input-color: #1f2937;
-    --async-file-input-muted-color: #4b5563;
-    --async-file-input-background: #ffffff;
-    --async-file-input-hover-background: #eef3fc;
-    --async-file-input-border-color: #868e9c;
-    --async-file-input-track-color: #e3e7ee;
-    --async-file-input-danger-color: #b42318;
-    --async-file-input-success-color: #167338;
+    --async-file-input-accent: light-dark(#1d5bd6, #8ab4ff);
+    --async-file-input-color: light-dark(#1f2937, #e8eaee);
+    --async-file-input-muted-color: light-dark(#4b5563, #aab2bf);
+    --async-file-input-background: light-dark(#ffffff, #161b24);
+    --async-file-input-hover-background: light-dark(#eef3fc, #1f2a3c);
+    --async-file-input-border-color: light-dark(#868e9c, #6f7a8b);
+    --async-file-input-track-color: light-dark(#e3e7ee, #323a48);
+    --async-file-input-danger-color: light-dark(#b42318, #ff8a80);
+    --async-file-input-success-color: light-dark(#167338, #6fdc8c);
     --async-file-input-radius: 0.5rem;
     display: block;
     color: var(--async-file-input-color);
-  }
-  @media (prefers-color-scheme: dark) {
-    :host {
-      --async-file-input-accent: #8ab4ff;
-      --async-file-input-color: #e8eaee;
-      --async-file-input-muted-color: #aab2bf;
-      --async-file-input-background: #161b24;
-      --async-file-input-hover-background: #1f2a3c;
-      --async-file-input-border-color: #6f7a8b;
-      --async-file-input-track-color: #323a48;
-      --async-file-input-danger-color: #ff8a80;
-      --async-file-input-success-color: #6fdc8c;
-    }
   }
   :host([hidden]) {
     display: none;

@@ -4,7 +4,7 @@ import { styles } from "./async-file-input.styles.js";
 import { AsyncUploadErrorEvent } from "./events.js";
 import { DropController } from "./drop-controller.js";
 import { parseAccept, sortSelection } from "./file-checks.js";
-import { renderFileRow, storedEntry, type Entry, type RowAction } from "./file-row.js";
+import { renderFileRow, storedEntry, type Entry, type RowAction, type StoredFile } from "./file-row.js";
 import { onStringsChange, strings } from "./strings.js";
 import { UploadList, type SavedFile } from "./upload-list.js";
 import { applyValidity } from "./validity.js";
@@ -33,7 +33,12 @@ const MAX_MESSAGES = 5;
  * @attr value - The stored key of an existing file (edit forms); form reset returns to it.
  * @attr filename - The existing file's name (default: the last segment of `value`).
  * @attr size - The existing file's size in bytes.
- * @attr download-url - Where the existing file can be downloaded.
+ * @attr download-url - Where the existing file can be downloaded (an image's thumbnail is loaded from it).
+ * @attr stored-files - Several existing files (a `multiple` field's edit form), as JSON:
+ *   `[{"key": "…", "filename": "a.png", "size": 1234, "downloadUrl": "/…"}]`; only `key` is required. Shown
+ *   after the file of `value`, if any; form reset returns to them.
+ * @attr error - The server's message about this field after a refused save. Shown until the person changes
+ *   the files (form reset shows it again); it does not block submission.
  *
  * @slot hint - Replaces the line that states the accepted types and sizes.
  *
@@ -56,7 +61,7 @@ const MAX_MESSAGES = 5;
  * @csspart progress - The progress track (`role="progressbar"`).
  * @csspart progress-bar - Its fill.
  * @csspart button - Every row action; each also has `cancel-button`, `retry-button`, `remove-button` or `replace-button`.
- * @csspart message - Why chosen files were not added.
+ * @csspart message - Why chosen files were not added, or the `error` attribute's message.
  *
  * @cssproperty --async-file-input-accent - Progress, focus ring, links, the choose button.
  * @cssproperty --async-file-input-color - Text.
@@ -68,6 +73,9 @@ const MAX_MESSAGES = 5;
  * @cssproperty --async-file-input-danger-color - Errors.
  * @cssproperty --async-file-input-success-color - "Uploaded".
  * @cssproperty --async-file-input-radius - Corner radius.
+ *
+ * Colours are light or dark as the page's `color-scheme` says (light unless it declares `dark` or `light dark`);
+ * set `color-scheme` on the element, or the custom properties, to choose otherwise.
  */
 export class AsyncFileInput extends LitElement {
   static formAssociated = true;
@@ -90,6 +98,8 @@ export class AsyncFileInput extends LitElement {
     filename: {},
     size: { type: Number },
     downloadUrl: { attribute: "download-url" },
+    storedFiles: { attribute: "stored-files", type: Array },
+    error: {},
     messages: { state: true },
     announcement: { state: true },
     formDisabled: { state: true },
@@ -110,6 +120,9 @@ export class AsyncFileInput extends LitElement {
   filename = "";
   size?: number;
   downloadUrl = "";
+  /** The `stored-files` attribute: existing files beside the one of `value`, restored on form reset. */
+  storedFiles: StoredFile[] = [];
+  error = "";
 
   private messages: string[] = [];
   private announcement = "";
@@ -123,6 +136,7 @@ export class AsyncFileInput extends LitElement {
   readonly #files = new UploadList(this, {
     announce: (text) => this.#announce(text),
     changed: (byPerson) => {
+      this.#dirty ||= byPerson;
       // Listeners of `input` and `change` read the new value, so it is handed to the form first.
       if (!this.#syncForm() || !byPerson) return;
       this.dispatchEvent(new Event("input", { bubbles: true, composed: true }));
@@ -216,7 +230,7 @@ export class AsyncFileInput extends LitElement {
   }
 
   protected override willUpdate(changed: PropertyValues<this>): void {
-    const existing = ["defaultValue", "filename", "size", "downloadUrl"] as const;
+    const existing = ["defaultValue", "filename", "size", "downloadUrl", "storedFiles"] as const;
     if (!this.#dirty && (!this.hasUpdated || existing.some((name) => changed.has(name)))) this.#files.set(this.#defaultEntries());
   }
 
@@ -227,6 +241,8 @@ export class AsyncFileInput extends LitElement {
   protected override render(): TemplateResult {
     const disabled = this.disabled || this.formDisabled;
     const entries = this.#files.entries;
+    // The server's error describes the files the page came with, so it goes once the person changes them.
+    const messages = this.#dirty || !this.error ? this.messages : [this.error];
     const label = [...(this.#internals.labels ?? [])].map((node) => node.textContent?.trim()).filter(Boolean).join(" ");
     const call = this.#drop.dragging ? strings.dropHere : strings.chooseOrDrop(this.multiple);
     const limits = { accept: parseAccept(this.accept), maxSize: this.maxSize, multiple: this.multiple, maxFiles: this.maxFiles };
@@ -245,12 +261,12 @@ export class AsyncFileInput extends LitElement {
       ${entries.length
         ? html`<ul part="file-list" class="files" role="list">
             ${repeat(entries, (entry) => entry.id, (entry) =>
-              renderFileRow(entry, { disabled, replaceable: !this.multiple, onAction: this.#onAction }),
+              renderFileRow(entry, { disabled, replaceable: !this.multiple, onAction: this.#onAction, onPreviewEnd: this.#files.previewEnded }),
             )}
           </ul>`
         : nothing}
-      ${this.messages.length
-        ? html`<div part="message" class="message">${this.messages.map((message) => html`<p>${message}</p>`)}</div>`
+      ${messages.length
+        ? html`<div part="message" class="message">${messages.map((message) => html`<p>${message}</p>`)}</div>`
         : nothing}
       <div class="visually-hidden" role="status">${this.announcement}</div>
     </div>`;
@@ -322,7 +338,8 @@ export class AsyncFileInput extends LitElement {
 
   #defaultEntries(): Entry[] {
     const { defaultValue: key, filename, size, downloadUrl } = this;
-    return key ? [storedEntry({ key, filename, size, downloadUrl })] : [];
+    const files = key ? [{ key, filename, size, downloadUrl }, ...this.storedFiles] : this.storedFiles;
+    return files.filter((file) => file?.key).map(storedEntry);
   }
 }
 

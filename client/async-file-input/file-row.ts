@@ -11,9 +11,11 @@ export interface StoredEntry {
   name: string;
   size?: number;
   downloadUrl?: string;
+  /** The download URL again when the name says image, for the thumbnail; dropped if it does not load. */
+  previewUrl?: string;
 }
 
-/** How a page describes a stored file: the `value`, `filename`, `size` and `download-url` attributes. */
+/** How a page describes a stored file: the `value`, `filename`, `size` and `download-url` attributes, or one item of `stored-files`. */
 export interface StoredFile {
   key: string;
   /** Default: the last segment of the key. */
@@ -27,7 +29,7 @@ export interface UploadEntry {
   kind: "upload";
   id: string;
   upload: Upload;
-  /** Object URL of an image, revoked as soon as the thumbnail has loaded. */
+  /** Object URL of an image, revoked as soon as the thumbnail has loaded (or failed to). */
   previewUrl?: string;
   /** Last percent sent in a progress event, so events only rise. */
   lastPercent: number;
@@ -42,6 +44,8 @@ export interface RowOptions {
   /** Single-file fields offer Replace; multiple ones add files through the drop zone. */
   replaceable: boolean;
   onAction(action: RowAction, entry: Entry): void;
+  /** The thumbnail loaded, or (`loaded` false) did not: the row then shows the file icon. */
+  onPreviewEnd(entry: Entry, loaded: boolean): void;
 }
 
 const fileIcon = svg`<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" aria-hidden="true"><path d="M14 3H6v18h12V7z"/><path d="M14 3v4h4"/></svg>`;
@@ -65,14 +69,14 @@ export function percentOf(upload: Upload): number {
   return upload.file.size ? Math.floor((upload.loaded / upload.file.size) * 100) : 100;
 }
 
-function revoke(event: Event): void {
-  URL.revokeObjectURL((event.target as HTMLImageElement).src);
-}
+// What an <img> shows in every browser. Other stored files keep the icon: no large download for nothing.
+const IMAGE_NAME = /\.(avif|bmp|gif|jpe?g|png|svg|webp)$/i;
 
-/** The entry of a stored file. */
+/** The entry of a stored file; its thumbnail comes from the download URL when its name says image. */
 export function storedEntry({ key, filename, size, downloadUrl }: StoredFile): StoredEntry {
   const name = filename || key.slice(key.lastIndexOf("/") + 1);
-  return { kind: "stored", id: `stored:${key}`, key, name, size, ...(downloadUrl ? { downloadUrl } : {}) };
+  const previewUrl = downloadUrl && IMAGE_NAME.test(name) ? downloadUrl : undefined;
+  return { kind: "stored", id: `stored:${key}`, key, name, size, ...(downloadUrl ? { downloadUrl, previewUrl } : {}) };
 }
 
 /** One file: thumbnail, name (a download link when stored), size and state, progress, actions. */
@@ -96,8 +100,9 @@ export function renderFileRow(entry: Entry, options: RowOptions): TemplateResult
       ?disabled=${options.disabled} @click=${() => options.onAction(action, entry)}>${text}</button>`;
 
   return html`<li part="file" class="file ${status}">
-    ${entry.kind === "upload" && entry.previewUrl
-      ? html`<img part="thumbnail" class="thumb" src=${entry.previewUrl} alt="" @load=${revoke} @error=${revoke} />`
+    ${entry.previewUrl
+      ? html`<img part="thumbnail" class="thumb" src=${entry.previewUrl} alt=""
+          @load=${() => options.onPreviewEnd(entry, true)} @error=${() => options.onPreviewEnd(entry, false)} />`
       : html`<span part="thumbnail" class="thumb">${fileIcon}</span>`}
     <div class="info">
       <span part="filename" class="name"

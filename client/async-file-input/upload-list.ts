@@ -116,6 +116,14 @@ export class UploadList implements ReactiveController {
     this.#options.changed(true);
   }
 
+  /** A thumbnail loaded or failed: an object URL is freed, and a failed one gives way to the file icon. */
+  previewEnded = (entry: Entry, loaded: boolean): void => {
+    if (entry.kind === "upload" && entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
+    if (loaded) return;
+    entry.previewUrl = undefined;
+    this.#host.requestUpdate();
+  };
+
   #show(entries: readonly Entry[]): void {
     this.entries = entries;
     this.#host.requestUpdate();

@@ -1,3 +1,5 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   chooseFiles,
@@ -11,6 +13,7 @@ import {
   textFile,
   waitForRows,
 } from "./page-helpers";
+import { FIELDS } from "./harness";
 import { formWith, useComponentSession } from "./suite";
 
 const INPUT = "async-file-input";
@@ -61,6 +64,92 @@ describe("<async-file-input> behaviour", () => {
       return { src: image.src.slice(0, 5), width: image.naturalWidth, alt: image.alt, stillLoads };
     });
     expect(thumbnail).toEqual({ src: "blob:", width: 1, alt: "", stillLoads: false });
+    expect(errors).toEqual([]);
+  });
+
+  it("shows a stored image's thumbnail from its download URL, and the icon for other files or a broken image", async () => {
+    // Answers as the download route and a storage do: a redirect to a signed URL on another origin, whose
+    // bytes come as an unsniffed attachment of type application/octet-stream.
+    const requested: string[] = [];
+    const storage = createServer((request, response) => {
+      requested.push(request.url!);
+      if (request.url === "/download/pixel") return response.writeHead(302, { location: "/signed/pixel.png?sig=1" }).end();
+      if (request.url !== "/signed/pixel.png?sig=1") return response.writeHead(404).end("gone");
+      response.writeHead(200, {
+        "content-type": "application/octet-stream",
+        "content-disposition": 'attachment; filename="pixel.png"',
+        "x-content-type-options": "nosniff",
+      });
+      response.end(pngFile().buffer);
+    });
+    await new Promise<void>((resolve) => storage.listen(0, "127.0.0.1", resolve));
+    const origin = `http://127.0.0.1:${(storage.address() as AddressInfo).port}`;
+    try {
+      const { page, errors } = await open(`<form>
+        <async-file-input id="image" name="a" value="e2e.file/r/1/pixel.png" download-url="${origin}/download/pixel"></async-file-input>
+        <async-file-input id="pdf" name="b" value="e2e.file/r/2/contract.pdf" download-url="${origin}/download/contract"></async-file-input>
+        <async-file-input id="broken" name="c" value="e2e.file/r/3/gone.png" download-url="${origin}/download/gone"></async-file-input>
+      </form>`);
+      await page.waitForFunction(() => (document.querySelector("#image")!.shadowRoot!.querySelector("img") as HTMLImageElement | null)?.naturalWidth === 1);
+      await page.waitForFunction(() => document.querySelector("#broken")!.shadowRoot!.querySelector("[part=thumbnail] svg") !== null);
+      expect(await page.$eval("#pdf", (element) => element.shadowRoot!.querySelector("img"))).toBeNull();
+      expect(requested).not.toContain("/download/contract");
+      expect(errors).toEqual([]);
+    } finally {
+      storage.closeAllConnections();
+      await new Promise((resolve) => storage.close(resolve));
+    }
+  });
+
+  it("follows the page's color-scheme rather than the OS alone", async () => {
+    const { page, errors } = await open();
+    await page.emulateMedia({ colorScheme: "dark" });
+    const background = () => page.$eval(INPUT, (element) => getComputedStyle(element.shadowRoot!.querySelector(".drop-zone")!).backgroundColor);
+    // The test page declares `color-scheme: light dark`, so it is dark here, and so is the element.
+    expect(await background()).toBe("rgb(22, 27, 36)");
+    // A page that declares nothing stays white in dark mode; the element with it.
+    await page.evaluate(() => (document.documentElement.style.colorScheme = "normal"));
+    expect(await background()).toBe("rgb(255, 255, 255)");
+    // A page (or the element's own style) that asks for dark gets dark.
+    await page.$eval(INPUT, (element) => ((element as HTMLElement).style.colorScheme = "dark"));
+    expect(await background()).toBe("rgb(22, 27, 36)");
+    expect(errors).toEqual([]);
+  });
+
+  it("shows the server's error until the person changes the file; reset shows it again", async () => {
+    const message = "The cover (application/pdf) is not accepted.";
+    const { page, errors } = await open(formWith(`error="${message}"`));
+    expect(await page.$eval(INPUT, (element) => element.shadowRoot!.querySelector("[part=message]")?.textContent)).toBe(message);
+    // It describes what the page was sent with; it does not stop the form.
+    expect(await page.$eval("form", (form) => form.checkValidity())).toBe(true);
+    await chooseFiles(page, INPUT, [textFile("better.txt")]);
+    await waitForRows(page, INPUT, 1);
+    expect(await shadowText(page, INPUT)).not.toContain(message);
+    await page.getByRole("button", { name: "Reset" }).click();
+    expect(await shadowText(page, INPUT)).toContain(message);
+    // Removing the file is a change too.
+    await page.$eval(INPUT, (element) => element.setAttribute("value", "e2e.file/r/1/old.txt"));
+    await page.getByRole("button", { name: "Remove old.txt" }).click();
+    expect(await shadowText(page, INPUT)).not.toContain(message);
+    expect(errors).toEqual([]);
+  });
+
+  it("shows several stored files of a `multiple` field from `stored-files`, and returns to them on reset", async () => {
+    const stored = [
+      { key: "e2e.files/r/1/a.txt", filename: "a.txt", size: 2048, downloadUrl: "/download/a" },
+      { key: "e2e.files/r/2/b.txt" },
+    ];
+    const attribute = JSON.stringify(stored).replace(/"/g, "&quot;");
+    const { page, errors } = await open(formWith(`multiple max-files="4" stored-files="${attribute}"`, FIELDS.multiple, "files"));
+    await waitForRows(page, INPUT, 2, ["stored"]);
+    expect(await formValues(page, "files")).toEqual(["e2e.files/r/1/a.txt", "e2e.files/r/2/b.txt"]);
+    expect(await shadowText(page, INPUT)).toMatch(/a\.txt ?2 KiB/);
+    expect(await page.$eval(INPUT, (element) => element.shadowRoot!.querySelector("a")?.getAttribute("href"))).toBe("/download/a");
+    await page.getByRole("button", { name: "Remove b.txt" }).click();
+    expect(await formValues(page, "files")).toEqual(["e2e.files/r/1/a.txt"]);
+    await page.getByRole("button", { name: "Reset" }).click();
+    await waitForRows(page, INPUT, 2, ["stored"]);
+    expect(await formValues(page, "files")).toEqual(["e2e.files/r/1/a.txt", "e2e.files/r/2/b.txt"]);
     expect(errors).toEqual([]);
   });
 
