@@ -1,13 +1,10 @@
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { cleanupTempFiles } from "../../server/cleanup/cleanup-temp-files";
 import type { CommitResult } from "../../server/commit/commit";
-import { asyncTempFile } from "../../server/db/schema";
 import type { StorageDriver } from "../../server/storage/types";
 import { PDF_BYTES } from "../helpers/uploads";
 import { createFaultApp, createNamedDatabase, type FaultApp, type NamedDatabase } from "./database";
 import { FAULT_FIELD } from "./fixtures/fields";
-import { spawnCommitChild } from "./fixtures/spawn-child";
 
 /**
  * The database connection drops (every backend of the app terminated from an admin connection, as a
@@ -39,12 +36,9 @@ describe.runIf(onPostgres)("the database connection drops", () => {
     await database?.close();
   });
 
-  const save = (key: string, instanceId: string) =>
-    app.uploads.transaction((_tx, commit) => commit({ fieldId: FAULT_FIELD, value: key, principal: "alice", instanceId }));
-  const rowOf = async (key: string) => (await database.db.select().from(asyncTempFile).where(eq(asyncTempFile.key, key)))[0];
   /** The server keeps answering: a fresh upload and save go through on new connections. */
   async function expectServerAnswers(instanceId: string) {
-    const result = await save(await app.uploaded(), instanceId);
+    const result = await app.save(await app.uploaded(), instanceId);
     expect(await app.disk.readFirstBytes(result!.key!, 1024)).toEqual(PDF_BYTES);
   }
 
@@ -52,14 +46,7 @@ describe.runIf(onPostgres)("the database connection drops", () => {
     // In a child process: postgres.js 3.4.9 can crash the whole process when a query is written to a
     // transaction connection that was cut (porsager/postgres#1154, #1208); the parent must survive that.
     const key = await app.uploaded();
-    const child = spawnCommitChild({
-      FAULT_MODE: "drop-before-copy",
-      FAULT_DATABASE_URL: database.appUrl,
-      FAULT_SCHEMA: database.schema,
-      FAULT_ROOT: app.root,
-      FAULT_KEY: key,
-      FAULT_INSTANCE: "rec-1",
-    });
+    const child = app.commitInChild("drop-before-copy", key, "rec-1");
     await child.waitFor("copying");
     // The child's transaction is open and holds the row; now every connection of the app goes away.
     expect(await database.terminate()).toBeGreaterThan(0);
@@ -74,15 +61,15 @@ describe.runIf(onPostgres)("the database connection drops", () => {
       expect(output).toMatch(/save failed: .*(CONNECTION|terminat|ECONNRESET|closed)/i);
     }
     // Whatever happened to the child, nothing was committed and the upload is intact.
-    expect((await rowOf(key))?.status).toBe("pending");
+    expect((await app.rowOf(key))?.status).toBe("pending");
     expect(await app.disk.stat(key)).not.toBeNull();
     expect((await app.files()).filter((file) => file.startsWith("records/rec-1/")).length).toBeLessThanOrEqual(1);
 
-    const retried = await save(key, "rec-1");
+    const retried = await app.save(key, "rec-1");
     expect((await app.files()).filter((file) => file.startsWith("records/rec-1/"))).toEqual([retried.key]);
     expect(await app.disk.readFirstBytes(retried.key!, 1024)).toEqual(PDF_BYTES);
     expect(await app.disk.stat(key)).toBeNull();
-    expect(await rowOf(key)).toBeUndefined();
+    expect(await app.rowOf(key)).toBeUndefined();
     await expectServerAnswers("rec-1b");
   });
 
@@ -94,16 +81,16 @@ describe.runIf(onPostgres)("the database connection drops", () => {
     };
     let result: CommitResult | undefined;
     try {
-      result = await save(key, "rec-2");
+      result = await app.save(key, "rec-2");
     } finally {
       hooks.afterDelete = null;
     }
     expect(await app.disk.readFirstBytes(result!.key!, 1024)).toEqual(PDF_BYTES);
     // Either the row delete still went through on a fresh connection, or it is left `committed` for cleanup.
-    const left = await rowOf(key);
+    const left = await app.rowOf(key);
     expect(left === undefined || left.status === "committed").toBe(true);
     await cleanupTempFiles(app.uploads, { now: () => new Date(Date.now() + DAY_AND_AN_HOUR) });
-    expect(await rowOf(key)).toBeUndefined();
+    expect(await app.rowOf(key)).toBeUndefined();
     expect(await app.disk.readFirstBytes(result!.key!, 1024)).toEqual(PDF_BYTES);
     await expectServerAnswers("rec-2b");
   });

@@ -2,12 +2,16 @@ import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
+import { eq } from "drizzle-orm";
+import type { CommitResult } from "../../server/commit/commit";
 import { connectDatabase, type Connection } from "../../server/db/database";
+import { asyncTempFile, type AsyncTempFile } from "../../server/db/schema";
 import { createAsyncUploads, type AsyncUploads } from "../../server/create-async-uploads";
 import { filesystemStorage, type FilesystemStorage } from "../../server/storage/filesystem";
 import type { StorageDriver } from "../../server/storage/types";
 import { PDF_BYTES, TEST_SECRET } from "../helpers/uploads";
-import { registerFaultFields } from "./fixtures/fields";
+import { FAULT_FIELD, registerFaultFields } from "./fixtures/fields";
+import { spawnCommitChild, type Child } from "./fixtures/spawn-child";
 import { listFiles } from "../helpers/files";
 
 /**
@@ -57,13 +61,19 @@ export interface FaultApp {
   root: string;
   /** Uploads PDF_BYTES through the routes as alice and returns the temp key. */
   uploaded(): Promise<string>;
+  /** Saves `key` into record `instanceId` of the fault field as alice, as the app would. */
+  save(key: string, instanceId: string): Promise<CommitResult>;
+  /** The temp-file row of `key`, if any. */
+  rowOf(key: string): Promise<AsyncTempFile | undefined>;
+  /** The same save in a child process (fixtures/commit-child.ts) on this database and disk, which stops where `mode` says. */
+  commitInChild(mode: "kill-after-copy" | "drop-before-copy", key: string, instanceId: string): Child;
   /** Every file under the root, as keys. */
   files(): Promise<string[]>;
   close(): Promise<void>;
 }
 
 /** The uploads of the fault tests: filesystem storage (optionally wrapped) in a temp dir, the fault fields. */
-export async function createFaultApp(database: Connection, wrapStorage: (disk: FilesystemStorage) => StorageDriver = (disk) => disk, root?: string): Promise<FaultApp> {
+export async function createFaultApp(database: NamedDatabase, wrapStorage: (disk: FilesystemStorage) => StorageDriver = (disk) => disk, root?: string): Promise<FaultApp> {
   const dir = root ?? (await mkdtemp(join(tmpdir(), "async-uploads-faults-")));
   const disk = filesystemStorage({ root: dir });
   const uploads = createAsyncUploads({
@@ -90,6 +100,18 @@ export async function createFaultApp(database: Connection, wrapStorage: (disk: F
       await disk.write(key, [PDF_BYTES], { size: PDF_BYTES.length });
       return key;
     },
+    save: (key, instanceId) =>
+      uploads.transaction((_tx, commit) => commit({ fieldId: FAULT_FIELD, value: key, principal: "alice", instanceId })),
+    rowOf: async (key) => (await database.db.select().from(asyncTempFile).where(eq(asyncTempFile.key, key)))[0],
+    commitInChild: (mode, key, instanceId) =>
+      spawnCommitChild({
+        FAULT_MODE: mode,
+        FAULT_DATABASE_URL: database.appUrl,
+        FAULT_SCHEMA: database.schema,
+        FAULT_ROOT: dir,
+        FAULT_KEY: key,
+        FAULT_INSTANCE: instanceId,
+      }),
     files: async () => (await listFiles(dir)).map((path) => relative(dir, path)).sort(),
     close: () => (root ? Promise.resolve() : rm(dir, { recursive: true, force: true })),
   };

@@ -1,10 +1,6 @@
-import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { asyncTempFile } from "../../server/db/schema";
 import { PDF_BYTES } from "../helpers/uploads";
 import { createFaultApp, createNamedDatabase, type FaultApp, type NamedDatabase } from "./database";
-import { FAULT_FIELD } from "./fixtures/fields";
-import { spawnCommitChild } from "./fixtures/spawn-child";
 
 /**
  * The process is killed (SIGKILL) between the storage copy and the row update, and the save is
@@ -26,20 +22,10 @@ describe.runIf(onPostgres)("a process killed between copy and row update", () =>
     await database?.close();
   });
 
-  const save = (key: string, instanceId: string) =>
-    app.uploads.transaction((_tx, commit) => commit({ fieldId: FAULT_FIELD, value: key, principal: "alice", instanceId }));
-  const rowOf = async (key: string) => (await database.db.select().from(asyncTempFile).where(eq(asyncTempFile.key, key)))[0];
 
   /** Starts a child that commits `key` into `instanceId`, waits until it has copied, kills it; returns the copy's key. */
   async function killAfterCopy(key: string, instanceId: string): Promise<string> {
-    const child = spawnCommitChild({
-      FAULT_MODE: "kill-after-copy",
-      FAULT_DATABASE_URL: database.appUrl,
-      FAULT_SCHEMA: database.schema,
-      FAULT_ROOT: app.root,
-      FAULT_KEY: key,
-      FAULT_INSTANCE: instanceId,
-    });
+    const child = app.commitInChild("kill-after-copy", key, instanceId);
     const line = await child.waitFor("copied ");
     // The child holds the row lock in an open transaction right now.
     child.process.kill("SIGKILL");
@@ -52,22 +38,22 @@ describe.runIf(onPostgres)("a process killed between copy and row update", () =>
     const copied = await killAfterCopy(key, "rec-1");
     // Killed after the copy, before the row update: the copy exists, the row is still pending.
     expect(await app.disk.readFirstBytes(copied, 1024)).toEqual(PDF_BYTES);
-    expect((await rowOf(key))?.status).toBe("pending");
+    expect((await app.rowOf(key))?.status).toBe("pending");
 
-    const retried = await save(key, "rec-1");
+    const retried = await app.save(key, "rec-1");
     expect(retried.key).toBe(copied);
     expect(await app.files()).toEqual([copied]);
     expect(await app.disk.readFirstBytes(copied, 1024)).toEqual(PDF_BYTES);
-    expect(await rowOf(key)).toBeUndefined();
+    expect(await app.rowOf(key)).toBeUndefined();
   });
 
   it("a retry into another record (an app minting a new id per attempt) loses nothing; the killed attempt's copy is left over", async () => {
     const key = await app.uploaded();
     const copied = await killAfterCopy(key, "rec-2-first-attempt");
-    const retried = await save(key, "rec-2-second-attempt");
+    const retried = await app.save(key, "rec-2-second-attempt");
     expect(await app.disk.readFirstBytes(retried.key!, 1024)).toEqual(PDF_BYTES);
     expect(await app.disk.stat(key)).toBeNull();
-    expect(await rowOf(key)).toBeUndefined();
+    expect(await app.rowOf(key)).toBeUndefined();
     // Nothing references the first attempt's copy and nothing records it: a leak, never a loss.
     // See SECURITY.md ("Known limits"): apps should keep the record id stable across retries.
     expect((await app.files()).filter((file) => file.startsWith("records/rec-2-"))).toEqual([copied, retried.key].sort());
@@ -75,22 +61,15 @@ describe.runIf(onPostgres)("a process killed between copy and row update", () =>
 
   it("a second save waiting on the killed one's row lock proceeds as soon as the kill lands, and commits once", async () => {
     const key = await app.uploaded();
-    const child = spawnCommitChild({
-      FAULT_MODE: "kill-after-copy",
-      FAULT_DATABASE_URL: database.appUrl,
-      FAULT_SCHEMA: database.schema,
-      FAULT_ROOT: app.root,
-      FAULT_KEY: key,
-      FAULT_INSTANCE: "rec-3",
-    });
+    const child = app.commitInChild("kill-after-copy", key, "rec-3");
     await child.waitFor("copied ");
     // A double submit: this save blocks on the row lock the child holds.
-    const waiting = save(key, "rec-3");
+    const waiting = app.save(key, "rec-3");
     await new Promise((resolve) => setTimeout(resolve, 300));
     child.process.kill("SIGKILL");
     await child.exited;
     const result = await waiting;
     expect((await app.files()).filter((file) => file.startsWith("records/rec-3/"))).toEqual([result.key]);
-    expect(await rowOf(key)).toBeUndefined();
+    expect(await app.rowOf(key)).toBeUndefined();
   });
 });
