@@ -7,9 +7,10 @@ import type { AsyncUploads } from "async-uploads/server";
 import type { Database } from "async-uploads/server";
 import { isDocumentId } from "./fields";
 import { documentFormPage } from "./pages/document-form";
-import { documentListPage, documentPage, notFoundPage } from "./pages/documents";
+import { deleteConfirmationPage, documentListPage, documentPage, notFoundPage } from "./pages/documents";
 import { deleteDocument, findOwnedDocument, readSubmittedDocument, saveDocument, storedFormState } from "./save-document";
-import { documents } from "./schema";
+import type { Html } from "./pages/layout";
+import { documents, type DocumentRow } from "./schema";
 import { anonymousSession, type SessionVariables } from "./session";
 
 /** A form post carries a title and two keys; anything this large is not from our form. */
@@ -58,17 +59,18 @@ export function documentRoutes({ db, uploads, sessionKey }: DocumentRoutesDeps):
     return "form" in outcome ? c.html(documentFormPage(outcome.form), 422) : c.html(notFoundPage(), 404);
   });
 
-  app.get("/documents/:id", async (c) => {
-    const id = c.req.param("id");
-    const document = isDocumentId(id) ? await findOwnedDocument(db, id, c.get("session")) : undefined;
-    return document ? c.html(documentPage(document)) : c.html(notFoundPage(), 404);
-  });
-
-  app.get("/documents/:id/edit", async (c) => {
-    const id = c.req.param("id");
-    const document = isDocumentId(id) ? await findOwnedDocument(db, id, c.get("session")) : undefined;
-    return document ? c.html(documentFormPage(storedFormState(document))) : c.html(notFoundPage(), 404);
-  });
+  // A page about one of the session's documents; any other id (another session's too) is not found.
+  for (const [path, page] of [
+    ["/documents/:id", documentPage],
+    ["/documents/:id/edit", (document) => documentFormPage(storedFormState(document))],
+    ["/documents/:id/delete", deleteConfirmationPage],
+  ] as const satisfies ReadonlyArray<readonly [string, (document: DocumentRow) => Html]>) {
+    app.get(path, async (c) => {
+      const id = c.req.param("id");
+      const document = isDocumentId(id) ? await findOwnedDocument(db, id, c.get("session")) : undefined;
+      return document ? c.html(page(document)) : c.html(notFoundPage(), 404);
+    });
+  }
 
   app.post("/documents/:id", async (c) => {
     const id = c.req.param("id");

@@ -74,10 +74,27 @@ export function documentPage(document: DocumentRow, notice?: string): Html {
       </dl>
       <div class="actions">
         <a href="/documents/${document.id}/edit">Edit</a>
-        <form method="post" action="/documents/${document.id}/delete">
-          <button type="submit" class="danger">Delete</button>
-        </form>
+        <a href="/documents/${document.id}/delete" class="danger">Delete</a>
       </div>`,
+  );
+}
+
+/**
+ * `GET /documents/{id}/delete`: asks before deleting. A page of its own rather than `confirm()`, so that
+ * the question is asked without JavaScript too, and the post stays a plain form.
+ */
+export function deleteConfirmationPage(document: DocumentRow): Html {
+  const files = [document.attachmentName, document.coverName].filter((name) => name !== null);
+  return layout(
+    `Delete ${document.title}?`,
+    html`<h1>Delete “${document.title}”?</h1>
+      <p>
+        ${files.length > 0 ? html`Its files (${files.join(", ")}) are deleted with it. ` : ""}This cannot be undone.
+      </p>
+      <form method="post" action="/documents/${document.id}/delete" class="actions">
+        <button type="submit" class="danger">Delete</button>
+        <a href="/documents/${document.id}">Cancel</a>
+      </form>`,
   );
 }
 

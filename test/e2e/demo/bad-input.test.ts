@@ -146,6 +146,7 @@ describe.each(BACKENDS)("demo app, bad input (%s)", (backend) => {
     const id = location.split("/").pop()!;
     expect((await bob.fetch(`/documents/${id}`)).status).toBe(404);
     expect((await bob.fetch(`/documents/${id}/edit`)).status).toBe(404);
+    expect((await bob.fetch(`/documents/${id}/delete`)).status).toBe(404);
     expect((await bob.fetch(`/async-uploads/download/${ATTACHMENT_FIELD}/${id}`)).status).toBe(403);
     expect((await bob.postForm(`/documents/${id}`, { title: "Mine now", attachment: "", cover: "" })).status).toBe(404);
     expect((await bob.postForm(`/documents/${id}/delete`, {})).status).toBe(404);
@@ -177,7 +178,7 @@ describe("demo app, pages and session (filesystem)", () => {
   it("answers unknown documents and paths with a 404 page", async () => {
     const visitor = await new Visitor(server).start();
     const id = crypto.randomUUID();
-    for (const path of [`/documents/${id}`, `/documents/${id}/edit`, "/documents/not-a-uuid", "/documents/1'--/edit", "/nowhere"]) {
+    for (const path of [`/documents/${id}`, `/documents/${id}/edit`, `/documents/${id}/delete`, "/documents/not-a-uuid", "/documents/1'--/edit", "/nowhere"]) {
       const response = await visitor.fetch(path);
       expect(response.status, path).toBe(404);
       expect(await response.text(), path).toContain("<h1>Not found</h1>");

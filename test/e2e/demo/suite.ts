@@ -173,12 +173,18 @@ export function describeDemoInBrowser(backend: Backend, extra?: (get: () => { se
       expect(errors).toEqual([]);
     });
 
-    it("deletes a document and its files", async () => {
+    it("deletes a document and its files, once the person confirmed", async () => {
       const { page, errors } = await visit("/documents/new");
       await fillNewDocument(page, "Old news", { attachment: binaryFile("old.bin"), cover: pngFile("old.png") });
       const id = await save(page);
       expect((await server.listKeys()).filter((key) => key.startsWith(`documents/${id}/`))).toHaveLength(2);
 
+      // Delete asks first, on a page of its own (so it asks without JavaScript too); nothing is gone yet.
+      await Promise.all([page.waitForURL(`${server.url}/documents/${id}/delete`), page.getByRole("link", { name: "Delete" }).click()]);
+      expect(await page.getByRole("heading").textContent()).toBe("Delete “Old news”?");
+      expect(await page.locator("main").textContent()).toContain("old.bin, old.png");
+      expect(await page.getByRole("link", { name: "Cancel" }).getAttribute("href")).toBe(`/documents/${id}`);
+      expect(await documentRow(id)).toBeDefined();
       await Promise.all([page.waitForURL(`${server.url}/`), page.getByRole("button", { name: "Delete" }).click()]);
       expect(await page.locator(".documents li", { hasText: "Old news" }).count()).toBe(0);
       expect(await documentRow(id)).toBeUndefined();
