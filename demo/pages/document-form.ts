@@ -97,7 +97,9 @@ interface FileFieldOptions {
 
 /**
  * One `<async-file-input>` with its label and (after a failed save) its error. The component is
- * form-associated, so `<label for>` names it, and it states the accepted types and size itself.
+ * form-associated, so `<label for>` names it, and it states the accepted types and size itself. The error
+ * goes in its `error` attribute, so that it goes once the person chooses another file; the same words
+ * stand under it only without JavaScript.
  */
 function fileField(options: FileFieldOptions): Html {
   const { name, state } = options;
@@ -115,7 +117,8 @@ function fileField(options: FileFieldOptions): Html {
       ${state.value && state.filename ? html`filename="${state.filename}"` : ""}
       ${state.value && state.size !== undefined ? html`size="${state.size}"` : ""}
       ${state.value && state.downloadUrl ? html`download-url="${state.downloadUrl}"` : ""}
+      ${state.error ? html`error="${state.error}"` : ""}
     ></async-file-input>
-    ${state.error ? html`<p class="error" id="${name}-error">${state.error}</p>` : ""}
+    ${state.error ? html`<noscript><p class="error" id="${name}-error">${state.error}</p></noscript>` : ""}
   </div>`;
 }

@@ -5,7 +5,7 @@ import { eq } from "drizzle-orm";
 import { documents } from "../../../demo/schema";
 import { launchBrowser, watchPageErrors } from "../../helpers/browser";
 import { chooseFiles, pngFile, waitForRows, type TestFile } from "../component/page-helpers";
-import { startDemo, type Backend, type DemoServer } from "./harness";
+import { PDF_BYTES, startDemo, type Backend, type DemoServer } from "./harness";
 
 const ATTACHMENT = "#attachment-input";
 const COVER = "#cover-input";
@@ -118,6 +118,11 @@ export function describeDemoInBrowser(backend: Backend, extra?: (get: () => { se
       await page.goto(`${server.url}/documents/${id}/edit`);
       await page.waitForFunction(() => customElements.get("async-file-input") !== undefined);
       await waitForRows(page, COVER, 1, ["stored"]);
+      // The stored cover shows its thumbnail, through the download route and the storage's signed URL.
+      await page.waitForFunction(
+        (selector) => (document.querySelector(selector)?.shadowRoot?.querySelector("img[part=thumbnail]") as HTMLImageElement | null)?.naturalWidth === 1,
+        COVER,
+      );
       const replacement = otherPng("second.png");
       await chooseFiles(page, COVER, [replacement]);
       await waitForRows(page, COVER, 1);
@@ -170,6 +175,22 @@ export function describeDemoInBrowser(backend: Backend, extra?: (get: () => { se
       const got = await download(page, "attachment-download");
       expect(got.bytes.equals(attachment.buffer)).toBe(true);
       expect(await documentRow(id)).toMatchObject({ title: "Draft", coverName: "draft.png" });
+      expect(errors).toEqual([]);
+    });
+
+    it("shows a refused cover's error in the field until another file is chosen", async () => {
+      const { page, errors } = await visit("/documents/new");
+      // A PDF that calls itself a PNG: the browser lets it through, the server's sniffing refuses it on save.
+      await fillNewDocument(page, "Brochure", { cover: { name: "fake.png", mimeType: "image/png", buffer: Buffer.from(PDF_BYTES) } });
+      await Promise.all([page.waitForURL(`${server.url}/documents`), page.getByRole("button", { name: "Save" }).click()]);
+      await page.waitForFunction(() => customElements.get("async-file-input") !== undefined);
+      const fieldMessage = () => page.$eval(COVER, (element) => element.shadowRoot!.querySelector("[part=message]")?.textContent ?? "");
+      expect(await fieldMessage()).toMatch(/is not accepted/);
+      await chooseFiles(page, COVER, [pngFile("real.png")]);
+      await waitForRows(page, COVER, 1);
+      expect(await fieldMessage()).toBe("");
+      const id = await save(page);
+      expect(await documentRow(id)).toMatchObject({ coverName: "real.png" });
       expect(errors).toEqual([]);
     });
 
