@@ -1,6 +1,3 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
 import { eq } from "drizzle-orm";
@@ -13,13 +10,9 @@ import type { ListPartsResponse } from "../../shared/multipart";
 import { createAsyncUploads, type AsyncUploads } from "../../server/create-async-uploads";
 import { asyncTempFile } from "../../server/db/schema";
 import { KiB, MiB } from "../../server/registry";
-import { azureStorage } from "../../server/storage/azure";
-import { filesystemStorage } from "../../server/storage/filesystem";
-import { s3Storage } from "../../server/storage/s3";
-import type { StorageDriver } from "../../server/storage/types";
+import { startBackend, type TestBackend } from "../helpers/backends";
 import { launchBrowser, watchPageErrors } from "../helpers/browser";
 import { createTestDatabase } from "../helpers/db";
-import { startAzurite, startS3rver } from "../helpers/emulators";
 import { formValues, waitForRows } from "./component/page-helpers";
 
 /**
@@ -123,19 +116,20 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
   let browser: Browser;
   let context: BrowserContext;
   let uploads: AsyncUploads;
-  let storage: { driver: StorageDriver; stop(): Promise<void> };
+  let storage: TestBackend;
   let server: ServerType;
   let origin: string;
   let closeDb: () => Promise<void>;
 
   beforeAll(async () => {
-    storage = await startStorage(backend);
+    // s3rver does not enforce S3's 5 MiB minimum part size.
+    storage = await startBackend(backend, { bucket: "multipart-e2e", minPartSize: 1 });
     const connection = await createTestDatabase();
     closeDb = connection.close;
     uploads = createAsyncUploads({
       db: connection.db,
       secret: "multipart-e2e-secret-multipart-e2e-secret-0123",
-      storage: storage.driver,
+      storage: storage.storage,
       getPrincipal: () => PRINCIPAL,
       log: () => {},
     });
@@ -161,7 +155,7 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
     await browser?.close();
     await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()));
     await closeDb?.();
-    await storage?.stop();
+    await storage?.close();
   });
 
   async function openPage() {
@@ -179,10 +173,14 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
     return { page, errors, parts, network };
   }
 
-  /** Starts the upload in the page as the component's engine does: `upload-url` with `multipart: true`, then the module. */
-  const startUpload = (page: Page) =>
+  /**
+   * Starts the upload in the page as the component's engine does: `upload-url` with `multipart: true`,
+   * then the module; `cancelAfterMs` aborts it then, as the person's cancel would. `window.result`
+   * settles with the key, or the error's code (or message).
+   */
+  const startUpload = (page: Page, { cancelAfterMs }: { cancelAfterMs?: number } = {}) =>
     page.evaluate(
-      async ({ size, fieldId }) => {
+      async ({ size, fieldId, cancelAfterMs }) => {
         const w = window as unknown as Record<string, any>;
         const file: File = w.makeFile(size);
         const response = await fetch("/async-uploads/upload-url", {
@@ -191,18 +189,20 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
           body: JSON.stringify({ fieldId, filename: file.name, contentType: file.type, size, multipart: true }),
         });
         const started = await response.json();
+        const controller = new AbortController();
         w.progress = [];
         w.result = w.multipart
-          .uploadInParts({ endpoint: "/async-uploads", fieldId, file, signal: new AbortController().signal, onProgress: (n: number) => w.progress.push(n), retryDelay: () => 100 }, started)
-          .then((done: { key: string }) => done.key, (error: Error) => `failed: ${error.message}`);
+          .uploadInParts({ endpoint: "/async-uploads", fieldId, file, signal: controller.signal, onProgress: (n: number) => w.progress.push(n), retryDelay: () => 100 }, started)
+          .then((done: { key: string }) => done.key, (error: { code?: string; message: string }) => error.code ?? `failed: ${error.message}`);
+        if (cancelAfterMs !== undefined) setTimeout(() => controller.abort(), cancelAfterMs);
         return started.key as string;
       },
-      { size: SIZE, fieldId: FIELD },
+      { size: SIZE, fieldId: FIELD, cancelAfterMs },
     );
 
   async function commitAndRead(key: string): Promise<Uint8Array> {
     const result = await uploads.commit({ fieldId: FIELD, value: key, principal: PRINCIPAL, instanceId: "record-1" });
-    return (await storage.driver.readFirstBytes(result.key!, SIZE + 1))!;
+    return (await storage.storage.readFirstBytes(result.key!, SIZE + 1))!;
   }
 
   async function listParts(key: string): Promise<ListPartsResponse> {
@@ -308,25 +308,7 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
         // Parts hang until the person cancels.
       },
     );
-    const key = await page.evaluate(
-      async ({ size, fieldId }) => {
-        const w = window as unknown as Record<string, any>;
-        const file: File = w.makeFile(size);
-        const response = await fetch("/async-uploads/upload-url", {
-          method: "POST",
-          headers: { "Content-Type": "application/json" },
-          body: JSON.stringify({ fieldId, filename: file.name, contentType: file.type, size, multipart: true }),
-        });
-        const started = await response.json();
-        const controller = new AbortController();
-        w.result = w.multipart
-          .uploadInParts({ endpoint: "/async-uploads", fieldId, file, signal: controller.signal }, started)
-          .then(() => "done", (error: { code?: string }) => error.code);
-        setTimeout(() => controller.abort(), 300);
-        return started.key as string;
-      },
-      { size: SIZE, fieldId: FIELD },
-    );
+    const key = await startUpload(page, { cancelAfterMs: 300 });
     const outcome = await page.waitForFunction(() => (window as unknown as { result: Promise<string> }).result);
     expect(await outcome.jsonValue()).toBe("aborted");
     await expect
@@ -399,18 +381,3 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
     return { page, errors, parts };
   }
 });
-
-async function startStorage(backend: Backend): Promise<{ driver: StorageDriver; stop(): Promise<void> }> {
-  if (backend === "filesystem") {
-    const root = await mkdtemp(join(tmpdir(), "multipart-e2e-"));
-    return { driver: filesystemStorage({ root }), stop: () => rm(root, { recursive: true, force: true }) };
-  }
-  if (backend === "s3") {
-    const s3 = await startS3rver({ bucket: "multipart-e2e" });
-    const { bucket, region, endpoint, credentials } = s3;
-    // s3rver does not enforce S3's 5 MiB minimum part size.
-    return { driver: s3Storage({ bucket, region, endpoint, forcePathStyle: true, credentials, minPartSize: 1 }), stop: s3.stop };
-  }
-  const azurite = await startAzurite({ container: "multipart-e2e" });
-  return { driver: azureStorage({ connectionString: azurite.connectionString, container: azurite.container }), stop: azurite.stop };
-}

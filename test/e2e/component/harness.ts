@@ -1,7 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { PutBucketCorsCommand, S3Client } from "@aws-sdk/client-s3";
+import { PutBucketCorsCommand } from "@aws-sdk/client-s3";
 import { BlobServiceClient } from "@azure/storage-blob";
 import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
@@ -9,12 +6,8 @@ import type { Browser, Page } from "playwright-core";
 import { buildClient } from "../../../client/build";
 import { createAsyncUploads, type AsyncUploads } from "../../../server/create-async-uploads";
 import { KiB } from "../../../server/registry";
-import { azureStorage } from "../../../server/storage/azure";
-import { filesystemStorage } from "../../../server/storage/filesystem";
-import { s3Storage } from "../../../server/storage/s3";
-import type { StorageDriver } from "../../../server/storage/types";
+import { startBackend, type TestBackend } from "../../helpers/backends";
 import { createTestDatabase } from "../../helpers/db";
-import { startAzurite, startS3rver } from "../../helpers/emulators";
 import { watchPageErrors } from "../../helpers/browser";
 
 /** `s3` uploads with a presigned POST (the driver's default), `s3-put` with a presigned PUT. */
@@ -60,7 +53,7 @@ export async function startComponentServer(backend: Backend): Promise<ComponentS
   const uploads = createAsyncUploads({
     db: connection.db,
     secret: "component-e2e-secret-component-e2e-secret-0123",
-    storage: storage.driver,
+    storage: storage.storage,
     getPrincipal: () => PRINCIPAL,
     now: () => new Date(Date.now() + clock.offsetMs),
   });
@@ -104,7 +97,7 @@ export async function startComponentServer(backend: Backend): Promise<ComponentS
     async close() {
       await server.close();
       await connection.close();
-      await storage.stop();
+      await storage.close();
     },
   };
 }
@@ -138,41 +131,26 @@ export const AZURE_CORS_RULE = {
   maxAgeInSeconds: 3600,
 };
 
-interface TestStorage {
-  driver: StorageDriver;
-  allowOrigin(origin: string): Promise<void>;
-  stop(): Promise<void>;
-}
-
-async function startStorage(backend: Backend): Promise<TestStorage> {
-  if (backend === "filesystem") {
-    const root = await mkdtemp(join(tmpdir(), "component-e2e-"));
-    return { driver: filesystemStorage({ root }), allowOrigin: async () => {}, stop: () => rm(root, { recursive: true, force: true }) };
-  }
-  if (backend === "s3" || backend === "s3-put") {
-    const s3 = await startS3rver({ bucket: "component-e2e" });
-    const { bucket, region, endpoint, credentials } = s3;
-    const uploadMethod = backend === "s3" ? "POST" : "PUT";
-    return {
-      driver: s3Storage({ bucket, region, endpoint, forcePathStyle: true, credentials, uploadMethod }),
-      async allowOrigin(origin) {
-        const client = new S3Client({ region, endpoint, forcePathStyle: true, credentials });
+/**
+ * A backend for `backend`, with a way to replace the emulator's allow-everything CORS by the rules
+ * above, open to the test server's origin only.
+ */
+async function startStorage(backend: Backend): Promise<TestBackend & { allowOrigin(origin: string): Promise<void> }> {
+  const name = backend === "s3-put" ? "s3" : backend;
+  const storage = await startBackend(name, { bucket: "component-e2e", s3UploadMethod: backend === "s3-put" ? "PUT" : "POST" });
+  const { s3, s3Client, azurite } = storage;
+  return Object.assign(storage, {
+    async allowOrigin(origin: string) {
+      if (s3 && s3Client) {
         const rule = { ...S3_CORS_RULE, AllowedOrigins: [origin] };
-        await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [rule] } }));
-        client.destroy();
-      },
-      stop: s3.stop,
-    };
-  }
-  const azurite = await startAzurite({ container: "component-e2e" });
-  return {
-    driver: azureStorage({ connectionString: azurite.connectionString, container: azurite.container }),
-    async allowOrigin(origin) {
-      const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
-      await service.setProperties({ cors: [{ ...AZURE_CORS_RULE, allowedOrigins: origin }] });
+        await s3Client.send(new PutBucketCorsCommand({ Bucket: s3.bucket, CORSConfiguration: { CORSRules: [rule] } }));
+      }
+      if (azurite) {
+        const service = BlobServiceClient.fromConnectionString(azurite.connectionString);
+        await service.setProperties({ cors: [{ ...AZURE_CORS_RULE, allowedOrigins: origin }] });
+      }
     },
-    stop: azurite.stop,
-  };
+  });
 }
 
 async function listen(app: Hono): Promise<{ url: string; close(): Promise<void> }> {
