@@ -3,6 +3,7 @@ import { repeat } from "lit/directives/repeat.js";
 import { styles } from "./async-file-input.styles.js";
 import { AsyncUploadErrorEvent } from "./events.js";
 import { DropController } from "./drop-controller.js";
+import { FormControl } from "./form-control.js";
 import { parseAccept, sortSelection } from "./file-checks.js";
 import { renderFileRow, storedEntry, type Entry, type RowAction, type StoredFile } from "./file-row.js";
 import { onStringsChange, strings } from "./strings.js";
@@ -77,8 +78,7 @@ const MAX_MESSAGES = 5;
  * Colours are light or dark as the page's `color-scheme` says (light unless it declares `dark` or `light dark`);
  * set `color-scheme` on the element, or the custom properties, to choose otherwise.
  */
-export class AsyncFileInput extends LitElement {
-  static formAssociated = true;
+export class AsyncFileInput extends FormControl {
   static override styles = styles;
   static override shadowRootOptions: ShadowRootInit = { ...LitElement.shadowRootOptions, delegatesFocus: true };
 
@@ -92,7 +92,6 @@ export class AsyncFileInput extends LitElement {
     multiple: { type: Boolean, reflect: true },
     maxFiles: { attribute: "max-files", type: Number },
     required: { type: Boolean, reflect: true },
-    disabled: { type: Boolean, reflect: true },
     instanceId: { attribute: "instance-id" },
     defaultValue: { attribute: "value" },
     filename: {},
@@ -102,7 +101,6 @@ export class AsyncFileInput extends LitElement {
     error: {},
     messages: { state: true },
     announcement: { state: true },
-    formDisabled: { state: true },
   };
 
   name = "";
@@ -113,7 +111,6 @@ export class AsyncFileInput extends LitElement {
   multiple = false;
   maxFiles = 10;
   required = false;
-  disabled = false;
   instanceId = "";
   /** The `value` attribute: the existing file's key, restored on form reset. */
   defaultValue = "";
@@ -126,11 +123,9 @@ export class AsyncFileInput extends LitElement {
 
   private messages: string[] = [];
   private announcement = "";
-  private formDisabled = false;
 
-  readonly #internals = this.attachInternals();
   readonly #drop = new DropController(this, {
-    disabled: () => this.disabled || this.formDisabled,
+    disabled: () => this.isDisabled,
     take: (files, folders) => this.#addFiles(files, folders),
   });
   readonly #files = new UploadList(this, {
@@ -148,7 +143,6 @@ export class AsyncFileInput extends LitElement {
   /** The form value last handed to the form, keys joined by newlines. */
   #syncedValue = "";
   #stopStrings?: () => void;
-  #form: HTMLFormElement | null = null;
 
   /** The first key in the form value, or `""`; setting it shows that key as an existing file. */
   get value(): string {
@@ -167,28 +161,6 @@ export class AsyncFileInput extends LitElement {
   get uploading(): boolean {
     return this.#files.busy;
   }
-  // The native-input API, from ElementInternals.
-  get form(): HTMLFormElement | null {
-    return this.#internals.form;
-  }
-  get labels(): NodeList {
-    return this.#internals.labels;
-  }
-  get validity(): ValidityState {
-    return this.#internals.validity;
-  }
-  get validationMessage(): string {
-    return this.#internals.validationMessage;
-  }
-  get willValidate(): boolean {
-    return this.#internals.willValidate;
-  }
-  checkValidity(): boolean {
-    return this.#internals.checkValidity();
-  }
-  reportValidity(): boolean {
-    return this.#internals.reportValidity();
-  }
 
   override connectedCallback(): void {
     super.connectedCallback();
@@ -200,21 +172,11 @@ export class AsyncFileInput extends LitElement {
     this.#stopStrings?.();
   }
 
-  formAssociatedCallback(form: HTMLFormElement | null): void {
-    this.#form?.removeEventListener("submit", this.#guardSubmit, true);
-    this.#form = form;
-    form?.addEventListener("submit", this.#guardSubmit, true);
-  }
-
   formResetCallback(): void {
     this.#dirty = false;
     this.messages = [];
     this.#files.set(this.#defaultEntries());
     this.#syncForm();
-  }
-
-  formDisabledCallback(disabled: boolean): void {
-    this.formDisabled = disabled;
   }
 
   formStateRestoreCallback(saved: unknown, reason: "restore" | "autocomplete"): void {
@@ -239,11 +201,11 @@ export class AsyncFileInput extends LitElement {
   }
 
   protected override render(): TemplateResult {
-    const disabled = this.disabled || this.formDisabled;
+    const disabled = this.isDisabled;
     const entries = this.#files.entries;
     // The server's error describes the files the page came with, so it goes once the person changes them.
     const messages = this.#dirty || !this.error ? this.messages : [this.error];
-    const label = [...(this.#internals.labels ?? [])].map((node) => node.textContent?.trim()).filter(Boolean).join(" ");
+    const label = [...(this.internals.labels ?? [])].map((node) => node.textContent?.trim()).filter(Boolean).join(" ");
     const call = this.#drop.dragging ? strings.dropHere : strings.chooseOrDrop(this.multiple);
     const limits = { accept: parseAccept(this.accept), maxSize: this.maxSize, multiple: this.multiple, maxFiles: this.maxFiles };
     return html`<div part="base" class="base">
@@ -273,7 +235,7 @@ export class AsyncFileInput extends LitElement {
   }
 
   #choose = () => {
-    if (this.disabled || this.formDisabled) return;
+    if (this.isDisabled) return;
     this.renderRoot.querySelector<HTMLInputElement>("input[type=file]")?.click();
   };
 
@@ -317,19 +279,11 @@ export class AsyncFileInput extends LitElement {
     this.#syncedValue = keys.join("\n");
     const data = new FormData();
     for (const key of keys.length ? keys : [""]) data.append(this.name, key);
-    this.#internals.setFormValue(this.name ? data : null, JSON.stringify(this.#files.saved));
+    this.internals.setFormValue(this.name ? data : null, JSON.stringify(this.#files.saved));
     const anchor = this.renderRoot?.querySelector<HTMLElement>(".choose, .action") ?? undefined;
-    applyValidity(this.#internals, this, this.#files, anchor);
+    applyValidity(this.internals, this, this.#files, anchor);
     return changed;
   }
-
-  /** Forms with `novalidate` skip validity checks; they still must not submit a half-done upload. */
-  #guardSubmit = (event: SubmitEvent) => {
-    if (this.disabled || this.formDisabled || this.validity.valid || this.validity.valueMissing) return;
-    event.preventDefault();
-    event.stopImmediatePropagation();
-    this.reportValidity();
-  };
 
   #announce(text: string): void {
     // The same words twice in a row are not read again unless the text changes.
