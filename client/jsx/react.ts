@@ -8,7 +8,8 @@
  *
  * What React 19 does with these props on a custom element (react-dom's `setPropOnCustomElement`):
  * - a prop that names a property of the element sets that property (`name`, `endpoint`, `accept`,
- *   `multiple`, `required`, `disabled`, `filename`, `size`, `value`, `defaultValue`); any other one
+ *   `multiple`, `required`, `disabled`, `filename`, `size`, `value`, `defaultValue`, `storedFiles`,
+ *   `error`); any other one
  *   becomes an attribute, as a string (`field-id`, `max-size`, `max-files`, `instance-id`,
  *   `download-url`). The element reads both.
  * - `on` + the event's name, exactly as dispatched (`onasync-upload-complete`), adds a listener for that
@@ -55,8 +56,12 @@ export interface AsyncFileInputAttributes extends HTMLAttributes<AsyncFileInput>
   filename?: string;
   /** The existing file's size in bytes. */
   size?: number;
-  /** Where the existing file can be downloaded. */
+  /** Where the existing file can be downloaded (an image's thumbnail is loaded from it). */
   "download-url"?: string;
+  /** Several existing files (a `multiple` field's edit form), as the property: `[{ key, filename?, size?, downloadUrl? }]`. */
+  storedFiles?: AsyncFileInput["storedFiles"];
+  /** The server's message after a refused save, shown until the person changes the files. */
+  error?: string;
   "onasync-upload-start"?: (event: AsyncUploadStartEvent) => void;
   "onasync-upload-progress"?: (event: AsyncUploadProgressEvent) => void;
   /** The file is in storage; `event.detail.key` is now in the form value. */

@@ -51,6 +51,8 @@ export type AsyncFileInputProps = Partial<
     | "filename"
     | "size"
     | "downloadUrl"
+    | "storedFiles"
+    | "error"
   >
 >;
 
