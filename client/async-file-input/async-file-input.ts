@@ -292,8 +292,10 @@ export class AsyncFileInput extends FormControl {
 
   #defaultEntries(): Entry[] {
     const { defaultValue: key, filename, size, downloadUrl } = this;
-    const files = key ? [{ key, filename, size, downloadUrl }, ...this.storedFiles] : this.storedFiles;
-    return files.filter((file) => file?.key).map(storedEntry);
+    // Lit turns JSON that does not parse into null; anything but a list of files with keys is left out.
+    const stored = Array.isArray(this.storedFiles) ? this.storedFiles : [];
+    const files = key ? [{ key, filename, size, downloadUrl }, ...stored] : stored;
+    return files.filter((file) => typeof file?.key === "string" && file.key !== "").map(storedEntry);
   }
 }
 

@@ -150,6 +150,12 @@ describe("<async-file-input> behaviour", () => {
     await page.getByRole("button", { name: "Reset" }).click();
     await waitForRows(page, INPUT, 2, ["stored"]);
     expect(await formValues(page, "files")).toEqual(["e2e.files/r/1/a.txt", "e2e.files/r/2/b.txt"]);
+    // JSON that does not parse, or items without a key, give no file rather than a broken element.
+    await page.$eval(INPUT, (element) => element.setAttribute("stored-files", '[{"filename":"x"}, "y", null'));
+    await waitForRows(page, INPUT, 0);
+    await page.$eval(INPUT, (element) => element.setAttribute("stored-files", '[{"filename":"x"}, {"key":"e2e.files/r/3/c.txt"}]'));
+    await waitForRows(page, INPUT, 1, ["stored"]);
+    expect(await formValues(page, "files")).toEqual(["e2e.files/r/3/c.txt"]);
     expect(errors).toEqual([]);
   });
 
