@@ -2,23 +2,19 @@
 // (resolved through the package's `exports`, as a server copying it into its static files would) and,
 // in Chromium, uploads a file and submits the form to the server of test (a). Also the file without
 // Lit, with an import map to the app's own copy of lit.
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { copyFile, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
-import { launchBrowser } from "../helpers/browser";
+import { useBrowserApp } from "./browser-app";
 import {
   CONSUMER_ENDPOINT,
   CONSUMER_FIELD,
   CONSUMER_FORM_NAME,
   SERVER_DEPENDENCIES,
-  createConsumerProject,
-  startConsumerServer,
   textFile,
   uploadThroughPage,
   type ConsumerProject,
-  type ConsumerServer,
 } from "./harness";
 
 /** The app's own lit, for the file without Lit: what its bare imports resolve to in the browser. */
@@ -55,39 +51,31 @@ function page(script: string, head = ""): string {
 }
 
 describe("a plain HTML page with the shipped browser file", () => {
-  let project: ConsumerProject;
-  let server: ConsumerServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
+  // The whole project is served so the import map reaches node_modules/lit; the pages live in site/.
+  const app = useBrowserApp("browser-file", {
     // lit only for the page that uses the file without Lit; the other page needs nothing but the file.
-    project = await createConsumerProject("browser-file", { dependencies: [...SERVER_DEPENDENCIES, "lit"] });
-    const site = join(project.dir, "site");
-    await mkdir(site);
-    for (const file of ["async-file-input.js", "async-file-input.no-lit.js"]) {
-      await copyFile(await resolveInProject(project, `async-uploads/browser/${file}`), join(site, file));
-    }
-    await writeFile(join(site, "index.html"), page("/site/async-file-input.js"));
-    const importMap = `<script type="importmap">${JSON.stringify(LIT_IMPORT_MAP)}</script>`;
-    await writeFile(join(site, "no-lit.html"), page("/site/async-file-input.no-lit.js", importMap));
-    // The whole project is served so the import map reaches node_modules/lit; the pages live in site/.
-    server = await startConsumerServer(project, { staticDir: project.dir });
-    browser = await launchBrowser();
-  }, 240_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    await project?.remove();
+    dependencies: [...SERVER_DEPENDENCIES, "lit"],
+    staticDir: ".",
+    setupTimeoutMs: 240_000,
+    async prepare(project) {
+      const site = join(project.dir, "site");
+      await mkdir(site);
+      for (const file of ["async-file-input.js", "async-file-input.no-lit.js"]) {
+        await copyFile(await resolveInProject(project, `async-uploads/browser/${file}`), join(site, file));
+      }
+      await writeFile(join(site, "index.html"), page("/site/async-file-input.js"));
+      const importMap = `<script type="importmap">${JSON.stringify(LIT_IMPORT_MAP)}</script>`;
+      await writeFile(join(site, "no-lit.html"), page("/site/async-file-input.no-lit.js", importMap));
+    },
   });
 
   it("uploads a file in Chromium and the form's save commits it", async () => {
-    const saved = await uploadThroughPage(browser, server, `${server.url}/site/`, textFile("plain-page.txt"));
+    const saved = await uploadThroughPage(app.browser, app.server, `${app.server.url}/site/`, textFile("plain-page.txt"));
     expect(saved.filename).toBe("plain-page.txt");
   });
 
   it("does the same with the file without Lit and the app's own lit", async () => {
-    const saved = await uploadThroughPage(browser, server, `${server.url}/site/no-lit.html`, textFile("no-lit-page.txt"));
+    const saved = await uploadThroughPage(app.browser, app.server, `${app.server.url}/site/no-lit.html`, textFile("no-lit-page.txt"));
     expect(saved.filename).toBe("no-lit-page.txt");
   });
 });

@@ -4,46 +4,9 @@
 // a file in Chromium, the React handler of `async-upload-complete` sees the key, and the form's
 // submission is committed. The page must report no errors (raw decorators in the bundle once gave a
 // blank page).
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import type { Browser } from "playwright-core";
-import { launchBrowser } from "../helpers/browser";
-import {
-  CONSUMER_ENDPOINT,
-  CONSUMER_FIELD,
-  CONSUMER_FORM_NAME,
-  SERVER_DEPENDENCIES,
-  createConsumerProject,
-  startConsumerServer,
-  textFile,
-  uploadThroughPage,
-  type ConsumerProject,
-  type ConsumerServer,
-} from "./harness";
-
-const INDEX_HTML = `<!doctype html>
-<html lang="en">
-  <head>
-    <meta charset="UTF-8" />
-    <meta name="viewport" content="width=device-width, initial-scale=1.0" />
-    <title>Vite + React + TS</title>
-  </head>
-  <body>
-    <div id="root"></div>
-    <script type="module" src="/src/main.tsx"></script>
-  </body>
-</html>
-`;
-
-const VITE_CONFIG = `import { defineConfig } from 'vite'
-import react from '@vitejs/plugin-react'
-
-// https://vite.dev/config/
-export default defineConfig({
-  plugins: [react()],
-})
-`;
+import { describe, expect, it } from "vitest";
+import { expectViteBuild, uploadSeenByHandler, useBrowserApp, viteTemplateFiles } from "./browser-app";
+import { CONSUMER_ENDPOINT, CONSUMER_FIELD, CONSUMER_FORM_NAME, SERVER_DEPENDENCIES } from "./harness";
 
 const MAIN_TSX = `import { StrictMode } from 'react'
 import { createRoot } from 'react-dom/client'
@@ -111,51 +74,24 @@ const TSCONFIG = `${JSON.stringify(
 )}\n`;
 
 describe("a Vite + React 19 app (default configuration)", () => {
-  let project: ConsumerProject;
-  let server: ConsumerServer;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    project = await createConsumerProject("vite-react", {
-      dependencies: [...SERVER_DEPENDENCIES, "lit", "react", "react-dom"],
-      devDependencies: ["vite", "@vitejs/plugin-react", "typescript", "@types/react", "@types/react-dom"],
-      files: {
-        "index.html": INDEX_HTML,
-        "vite.config.ts": VITE_CONFIG,
-        "tsconfig.json": TSCONFIG,
-        "src/main.tsx": MAIN_TSX,
-        "src/App.tsx": APP_TSX,
-      },
-    });
-    server = await startConsumerServer(project, { staticDir: join(project.dir, "dist") });
-    browser = await launchBrowser();
-  }, 300_000);
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.stop();
-    await project?.remove();
+  const app = useBrowserApp("vite-react", {
+    dependencies: [...SERVER_DEPENDENCIES, "lit", "react", "react-dom"],
+    devDependencies: ["vite", "@vitejs/plugin-react", "typescript", "@types/react", "@types/react-dom"],
+    files: {
+      ...viteTemplateFiles({ title: "Vite + React + TS", rootId: "root", entry: "src/main.tsx", plugin: "react", pluginPackage: "@vitejs/plugin-react" }),
+      "tsconfig.json": TSCONFIG,
+      "src/main.tsx": MAIN_TSX,
+      "src/App.tsx": APP_TSX,
+    },
   });
 
   it("type-checks (tsc) and builds (vite build) with no decorator left in the bundle", { timeout: 120_000 }, async () => {
-    await project.run("npx", ["tsc", "-p", "tsconfig.json"]);
-    const { stdout } = await project.run("npx", ["vite", "build"]);
-    expect(stdout).toMatch(/built in/);
-    const assets = join(project.dir, "dist", "assets");
-    const scripts = (await readdir(assets)).filter((name) => name.endsWith(".js"));
-    expect(scripts).toHaveLength(1);
-    const bundle = await readFile(join(assets, scripts[0]!), "utf8");
-    expect(bundle).toContain("async-file-input");
-    // Lit's decorators as written in the sources (`@property(`, `@state(`) would be a syntax error.
-    expect(bundle).not.toMatch(/@(property|state)\(/);
+    await app.project.run("npx", ["tsc", "-p", "tsconfig.json"]);
+    await expectViteBuild(app.project);
   });
 
   it("uploads in Chromium, hands the key to the React handler, and the saved form is committed", { timeout: 60_000 }, async () => {
-    const saved = await uploadThroughPage(browser, server, `${server.url}/`, textFile(), {
-      beforeSubmit: async (page, key) => {
-        await expect.poll(() => page.locator("#uploaded-key").textContent()).toBe(key);
-      },
-    });
+    const saved = await uploadSeenByHandler(app);
     expect(saved.key).toMatch(/^documents\//);
   });
 });
