@@ -1,7 +1,5 @@
-import { fileURLToPath } from "node:url";
 import { serve, type ServerType } from "@hono/node-server";
 import { eq } from "drizzle-orm";
-import { build } from "esbuild";
 import { Hono } from "hono";
 import type { Browser, BrowserContext, Page, Route } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -14,6 +12,7 @@ import { startBackend, type TestBackend } from "../helpers/backends";
 import { launchBrowser, watchPageErrors } from "../helpers/browser";
 import { createTestDatabase } from "../helpers/db";
 import { formValues, waitForRows } from "./component/page-helpers";
+import { bundleModule, componentPage, fileBytes, PAGE, partNumberOf } from "./multipart-pages";
 
 /**
  * The chunked-upload module (`client/async-file-input/multipart-upload.ts`) in a real Chromium against
@@ -30,87 +29,7 @@ const PART_SIZE = 256 * KiB;
 const SIZE = 7 * PART_SIZE + 1234;
 const PART_COUNT = 8;
 
-/** The same bytes in the page and here: a file "chosen again" after a reload is byte for byte the same. */
-function fileBytes(size: number): Uint8Array {
-  const bytes = new Uint8Array(size);
-  let x = 42;
-  for (let i = 0; i < size; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    bytes[i] = x >>> 24;
-  }
-  return bytes;
-}
-
-const PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>multipart</title>
-<script type="module">
-import * as multipart from "/multipart.js";
-window.multipart = multipart;
-window.makeFile = (size) => {
-  const bytes = new Uint8Array(size);
-  let x = 42;
-  for (let i = 0; i < size; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; bytes[i] = x >>> 24; }
-  return new File([bytes], "big.bin", { type: "application/octet-stream", lastModified: 1700000000000 });
-};
-// Parts go by XMLHttpRequest (for upload progress); count how many are in flight at once.
-window.maxInFlight = 0;
-let inFlight = 0;
-const send = XMLHttpRequest.prototype.send;
-XMLHttpRequest.prototype.send = function (body) {
-  window.maxInFlight = Math.max(window.maxInFlight, ++inFlight);
-  // readyState 4 comes before \`load\`, whose handler may already start the next part.
-  this.addEventListener("readystatechange", () => { if (this.readyState === 4) inFlight--; });
-  return send.call(this, body);
-};
-window.ready = true;
-</script></head><body><h1>Chunked upload</h1></body></html>`;
-
-/** The component in a form; `chooseSameFile()` picks the test file as the file chooser would, with its fixed last-modified time. */
-const COMPONENT_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>component</title>
-<script type="module" src="/async-file-input.js"></script>
-<script>
-window.makeFile = ${String.raw`(size) => {
-  const bytes = new Uint8Array(size);
-  let x = 42;
-  for (let i = 0; i < size; i++) { x = (Math.imul(x, 1103515245) + 12345) >>> 0; bytes[i] = x >>> 24; }
-  return new File([bytes], "big.bin", { type: "application/octet-stream", lastModified: 1700000000000 });
-}`};
-window.chooseSameFile = async (size) => {
-  await customElements.whenDefined("async-file-input");
-  const input = document.querySelector("async-file-input").shadowRoot.querySelector("input[type=file]");
-  const files = new DataTransfer();
-  files.items.add(window.makeFile(size));
-  input.files = files.files;
-  input.dispatchEvent(new Event("change", { bubbles: true }));
-};
-</script></head><body><form><label for="f">Film</label>
-<async-file-input id="f" name="file" field-id="${FIELD}"></async-file-input></form></body></html>`;
-
 type Backend = "filesystem" | "s3" | "azure";
-
-/** The part number a part request is for, on any backend; null for every other request. */
-function partNumberOf(url: string): number | null {
-  const parsed = new URL(url);
-  if (parsed.searchParams.has("partNumber")) return Number(parsed.searchParams.get("partNumber"));
-  if (parsed.searchParams.get("comp") === "block") {
-    return Number(/^part-(\d+)$/.exec(Buffer.from(parsed.searchParams.get("blockid") ?? "", "base64").toString())?.[1]);
-  }
-  const token = /\/fs\/upload-part\/([\w-]+)\./.exec(parsed.pathname)?.[1];
-  return token ? (JSON.parse(Buffer.from(token, "base64url").toString()) as { partNumber: number }).partNumber : null;
-}
-
-let moduleCode: Promise<string> | undefined;
-function bundleModule(): Promise<string> {
-  moduleCode ??= build({
-    entryPoints: [fileURLToPath(new URL("../../client/async-file-input/multipart-upload.ts", import.meta.url))],
-    bundle: true,
-    format: "esm",
-    platform: "browser",
-    target: "es2022",
-    write: false,
-    logLevel: "warning",
-  }).then((result) => result.outputFiles[0]!.text);
-  return moduleCode;
-}
 
 describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromium on %s", (backend: Backend) => {
   let browser: Browser;
@@ -140,7 +59,7 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
     app.get("/multipart.js", (c) => c.body(code, 200, { "Content-Type": "text/javascript" }));
     app.get("/async-file-input.js", (c) => c.body(component["async-file-input.js"] as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/javascript" }));
     app.get("/", (c) => c.html(PAGE));
-    app.get("/component", (c) => c.html(COMPONENT_PAGE));
+    app.get("/component", (c) => c.html(componentPage(FIELD)));
     server = await new Promise((resolve) => {
       const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
     });
