@@ -1,6 +1,7 @@
 import { fork, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
+import { killAndWait } from "../../test/helpers/kill-and-wait";
 import { onInterrupt } from "./cleanup";
 
 /**
@@ -63,12 +64,7 @@ export async function startChild<Info = Record<string, unknown>>(
   const stop = async () => {
     process.off("exit", killOnExit);
     forget();
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGTERM");
-    const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-    await exited;
-    clearTimeout(timer);
+    await killAndWait(child);
   };
 
   forget = onInterrupt(stop);

@@ -12,6 +12,7 @@ import type { Browser, Page } from "playwright-core";
 import postgres from "postgres";
 import { expect, inject } from "vitest";
 import { watchPageErrors } from "../helpers/browser";
+import { killAndWait } from "../helpers/kill-and-wait";
 import { consumerEnv, runChecked, runCommand, type CommandResult, type RunOptions } from "./commands";
 
 const ROOT = fileURLToPath(new URL("../..", import.meta.url));
@@ -177,7 +178,7 @@ export async function startConsumerServer(project: ConsumerProject, options: Con
   try {
     url = await listeningUrl(child, () => output);
   } catch (error) {
-    await stopChild(child);
+    await killAndWait(child);
     await dropSchema();
     throw error;
   }
@@ -192,7 +193,7 @@ export async function startConsumerServer(project: ConsumerProject, options: Con
       return (await response.json()) as ConsumerDocument[];
     },
     async stop() {
-      await stopChild(child);
+      await killAndWait(child);
       await dropSchema();
     },
   };
@@ -219,14 +220,6 @@ function listeningUrl(child: ChildProcess, output: () => string, timeoutMs = 30_
   });
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5_000);
-  await exited;
-  clearTimeout(timer);
-}
 
 /** A file for the page's file chooser. */
 export interface PageFile {

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { killAndWait } from "./kill-and-wait";
 import { addMultipartCalls } from "./s3rver-multipart";
 
 /**
@@ -221,16 +222,6 @@ async function waitUntilListening(child: ChildProcess, endpoint: string, timeout
     }
   }
   throw new Error(`Azurite did not answer within ${timeoutMs} ms: ${output.trim()}`);
-}
-
-async function killAndWait(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-  child.kill("SIGTERM");
-  // Time to write a persisted store to disk before it is killed.
-  const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
-  await exited;
-  clearTimeout(timer);
 }
 
 /** A port that was free a moment ago: listen on port 0, read the port the OS chose, close. */

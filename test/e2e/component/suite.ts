@@ -291,7 +291,8 @@ export function describeComponent(backend: Backend): void {
       const files = [pngFile("a.png"), textFile("b.txt"), textFile("c.txt"), textFile("d.txt")];
       await chooseFiles(page, INPUT, files);
       await page.waitForFunction(() => true);
-      await expect.poll(() => hold.count()).toBe(3);
+      // Three uploads start within moments on an idle machine; a loaded one may need seconds.
+      await expect.poll(() => hold.count(), { timeout: 15_000 }).toBe(3);
       await page.waitForTimeout(200);
       expect(hold.count()).toBe(3);
       await hold.release();
