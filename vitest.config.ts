@@ -21,6 +21,9 @@ export default defineConfig({
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
+    // Most files wait on a browser, an emulator, a child process or npm rather than on the CPU; vitest's
+    // default (one worker fewer than the cores) ran them one at a time on a 2-core machine (11 min).
+    maxWorkers: 2,
     // Packs the package once for the consumer tests (test/consumer), when any is selected.
     globalSetup: ["test/consumer/global-setup.ts"],
   },
