@@ -58,7 +58,6 @@ export interface SaveContext {
   uploads: AsyncUploads;
   db: Database;
   principal: string;
-  now?: () => Date;
 }
 
 /**
