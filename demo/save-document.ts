@@ -2,8 +2,9 @@ import { and, eq } from "drizzle-orm";
 import { AsyncUploadsError, type AsyncUploads, type CommitResult, type Database } from "async-uploads/server";
 import { ATTACHMENT_FIELD, COVER_FIELD } from "./fields";
 import { downloadUrl } from "./pages/documents";
-import { TITLE_MAX_LENGTH, type DocumentFormState, type FileFieldState } from "./pages/document-form";
+import type { DocumentFormState, FileFieldState } from "./pages/document-form";
 import { documents, type DocumentRow } from "./schema";
+import { committedFileProblem, titleProblem } from "./stored-values";
 
 /** The two upload fields of the form: form name, field id, and the document's columns. */
 const FILE_FIELDS = [
@@ -100,6 +101,10 @@ export async function saveDocument(context: SaveContext, submitted: SubmittedDoc
           if (!(error instanceof AsyncUploadsError && error.code === "invalid_upload")) throw error;
           fieldErrors[field.name] = error.message;
         }
+        // A file the library accepted may still hold a fact our columns cannot (a PNG claiming 3e9 pixels).
+        const keepsDimensions = field.name === "cover";
+        const unstorable = results[field.name]?.committed.map((file) => committedFileProblem(file, { keepsDimensions })).find(Boolean);
+        if (unstorable) fieldErrors[field.name] = unstorable;
       }
       if (Object.keys(fieldErrors).length > 0) throw new FormRejected(fieldErrors);
 
@@ -166,16 +171,6 @@ export function storedFormState(document: DocumentRow): DocumentFormState {
         }
       : { value: "" };
   return { id: document.id, title: document.title, attachment: stored(FILE_FIELDS[0]), cover: stored(FILE_FIELDS[1]), errors: {} };
-}
-
-/** Control characters (PostgreSQL refuses NUL outright) and lone surrogates, which no keyboard types. */
-const UNSTORABLE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]|\p{Cs}/u;
-
-function titleProblem(title: string): string | undefined {
-  if (title === "") return "Enter a title.";
-  if (title.length > TITLE_MAX_LENGTH) return `The title must be at most ${TITLE_MAX_LENGTH} characters.`;
-  if (UNSTORABLE.test(title)) return "The title contains characters that cannot be stored.";
-  return undefined;
 }
 
 /** The document's columns for one field after its commit: new files from the result, kept ones unchanged. */

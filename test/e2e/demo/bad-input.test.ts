@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ATTACHMENT_FIELD, COVER_FIELD } from "../../../demo/fields";
 import { documents } from "../../../demo/schema";
+import { GREYSCALE, encodePng } from "../../helpers/sample-files";
 import { BACKENDS, PDF_BYTES, PNG_1x1, Visitor, componentValue, fieldError, startDemo, type DemoServer } from "./harness";
 
 /**
@@ -121,6 +122,26 @@ describe.each(BACKENDS)("demo app, bad input (%s)", (backend) => {
     const posted = await alice.fetch("/documents", { method: "POST", body: multipart });
     expect(posted.status).toBe(422);
     expect(fieldError(await posted.text(), "attachment")).toMatch(/Choose the file with the upload field/);
+    await expectNothingSaved();
+  });
+
+  it("refuses a cover whose header declares dimensions no column or page can hold, as a form error", async () => {
+    // A PNG may state up to 2^32-1 pixels a side; a few bytes of data are enough to claim it.
+    for (const [width, height] of [[3_000_000_000, 1], [1, 2 ** 32 - 1], [70_000, 70_000]] as const) {
+      const png = encodePng(width, height, GREYSCALE, Uint8Array.of(0, 0));
+      const cover = await alice.uploadFile(COVER_FIELD, "huge.png", "image/png", png);
+      const { status, page } = await postNew(alice, { cover });
+      expect(status, `${width}x${height}`).toBe(422);
+      expect(fieldError(page, "cover")).toMatch(/at most 65535 pixels/);
+      await expectNothingSaved();
+    }
+    // The attachment keeps no dimensions, so the same file is a fine attachment.
+    const png = encodePng(3_000_000_000, 1, GREYSCALE, Uint8Array.of(0, 0));
+    const attachment = await alice.uploadFile(ATTACHMENT_FIELD, "huge.png", "image/png", png);
+    const saved = await alice.postForm("/documents", { title: "Huge", attachment, cover: "" });
+    expect(saved.status).toBe(303);
+    const id = saved.headers.get("location")!.split("/").pop()!;
+    expect((await alice.postForm(`/documents/${id}/delete`, {})).status).toBe(303);
     await expectNothingSaved();
   });
 
