@@ -15,6 +15,8 @@
  * The request schemas are in `multipart-schemas.ts`, so that the browser bundle never pulls in zod.
  */
 
+import type { UploadProcessingPlan } from "./processing.js";
+
 /** S3's limit, and ours on every backend: no upload has more parts than this. */
 export const MAX_PARTS = 10_000;
 /** Most part URLs one `sign-parts` call returns. */
@@ -34,6 +36,8 @@ export interface MultipartUploadUrlResponse {
   multipart: MultipartPlan;
   /** ISO 8601 time after which the upload can be neither continued nor saved. */
   expiresAt: string;
+  /** Present when the field declares processing steps (as in `UploadUrlResponse`). */
+  processing?: UploadProcessingPlan;
 }
 
 /** Where the browser sends one part: `PUT url` with `headers` and exactly the part's bytes as the body. */

@@ -8,6 +8,7 @@ import type {
   SignPartsResponse,
   StagedPart,
 } from "./multipart.js";
+import type { ProcessingState, UploadProcessingPlan } from "./processing.js";
 import type { UploadTarget, UploadUrlResponse } from "./schemas.js";
 
 /**
@@ -62,8 +63,33 @@ const isUploadTarget = objectOf<UploadTarget>({
   fields: optional(isStringRecord),
 });
 
+const isNullableString: Check = (value) => value === null || typeof value === "string";
+const isStepLabel = objectOf<{ name: string; label: string }>({ name: isString, label: isString });
+
+/** The `processing` part of `upload-url`'s 201 body, for a field with processing steps. */
+export const isUploadProcessingPlan = objectOf<UploadProcessingPlan>({
+  fileId: isKey,
+  topicToken: isKey,
+  steps: arrayOf(isStepLabel),
+});
+
+/** `process`' 202 body and the data of event `processing` on `upload:<fileId>`. */
+export const isProcessingState = objectOf<ProcessingState>({
+  fileId: isKey,
+  state: (value) => ["queued", "running", "passed", "rejected", "failed"].includes(value as string),
+  step: isNullableString,
+  label: isNullableString,
+  reason: isNullableString,
+  version: (value) => Number.isSafeInteger(value) && (value as number) >= 0,
+});
+
 /** `upload-url`'s 201 body for a single request: the key and where to send the bytes. */
-export const isUploadUrlResponse = objectOf<UploadUrlResponse>({ key: isKey, upload: isUploadTarget, expiresAt: isString });
+export const isUploadUrlResponse = objectOf<UploadUrlResponse>({
+  key: isKey,
+  upload: isUploadTarget,
+  expiresAt: isString,
+  processing: optional(isUploadProcessingPlan),
+});
 
 /** A chunked upload's plan. */
 export const isMultipartPlan = objectOf<MultipartPlan>({ uploadId: isString, partSize: isCount, partCount: isCount });
@@ -73,6 +99,7 @@ export const isMultipartUploadUrlResponse = objectOf<MultipartUploadUrlResponse>
   key: isKey,
   multipart: isMultipartPlan,
   expiresAt: isString,
+  processing: optional(isUploadProcessingPlan),
 });
 
 const isPartTarget = objectOf<PartTarget>({ partNumber: isCount, method: (value) => value === "PUT", url: isHttpUrl, headers: isStringRecord });

@@ -1,5 +1,7 @@
 import { z } from "zod";
 import { filenameProblem } from "./filename.js";
+import { multipartKeyRequestSchema } from "./multipart-schemas.js";
+import type { UploadProcessingPlan } from "./processing.js";
 
 /** A MIME type without parameters, as browsers give it in `File.type`. */
 export const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
@@ -43,4 +45,9 @@ export interface UploadUrlResponse {
   upload: UploadTarget;
   /** ISO 8601 time after which the upload target no longer works. */
   expiresAt: string;
+  /** Present when the field declares processing steps: what to subscribe to and which steps will run. */
+  processing?: UploadProcessingPlan;
 }
+
+/** Body of `POST {base}/process`: the key of an uploaded file whose processing should start (or start again). */
+export const processRequestSchema = z.strictObject({ key: multipartKeyRequestSchema.shape.key });
