@@ -28,6 +28,17 @@ export interface AsyncUploadsOptions {
   tempPrefix?: string;
   /** Uncommitted uploads one principal may hold at once; more get 429. @default 100 */
   maxPendingUploadsPerPrincipal?: number;
+  /**
+   * Declared bytes of the uncommitted uploads one principal may hold at once; more get 429
+   * `too_many_pending_bytes`. `Infinity` for no bound. @default 10 GiB, or the field's `maxSize` if larger
+   */
+  maxPendingBytesPerPrincipal?: number;
+  /**
+   * Declared bytes of the uncommitted uploads of all principals together (anonymous sessions cost
+   * nothing to make); more get 429 `storage_quota_reached`. `Infinity` for no bound.
+   * @default 100 GiB, or the per-principal bound if larger
+   */
+  maxPendingBytes?: number;
   /** Origins besides the page's own allowed to call `upload-url` (e.g. behind a proxy). @default [] */
   allowedOrigins?: readonly string[];
   /** Clock, for tests. @default () => new Date() */
@@ -81,13 +92,18 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     uploadUrlLifetimeMs: seconds(options.uploadUrlLifetime, 900, "uploadUrlLifetime"),
     downloadUrlLifetimeMs: seconds(options.downloadUrlLifetime, 300, "downloadUrlLifetime"),
     tempFileLifetimeMs: seconds(options.tempFileLifetime, 86_400, "tempFileLifetime"),
-    maxPendingUploadsPerPrincipal: options.maxPendingUploadsPerPrincipal ?? 100,
+    maxPendingUploadsPerPrincipal: wholeNumber(options.maxPendingUploadsPerPrincipal, "maxPendingUploadsPerPrincipal", "uploads") ?? 100,
+    maxPendingBytesPerPrincipal: wholeNumber(options.maxPendingBytesPerPrincipal, "maxPendingBytesPerPrincipal", "bytes"),
+    maxPendingBytes: wholeNumber(options.maxPendingBytes, "maxPendingBytes", "bytes"),
     allowedOrigins: options.allowedOrigins ?? [],
     now,
     log,
   };
   if (deps.tempFileLifetimeMs < deps.uploadUrlLifetimeMs) {
     throw new Error("[async-uploads] tempFileLifetime must not be shorter than uploadUrlLifetime");
+  }
+  if (deps.maxPendingBytesPerPrincipal !== undefined && deps.maxPendingBytes !== undefined && deps.maxPendingBytesPerPrincipal > deps.maxPendingBytes) {
+    throw new Error("[async-uploads] maxPendingBytesPerPrincipal must not be larger than maxPendingBytes");
   }
   const commitDeps = {
     db: options.db,
@@ -106,4 +122,13 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     settings: { tempPrefix: deps.tempPrefix, uploadUrlLifetimeMs: deps.uploadUrlLifetimeMs, tempFileLifetimeMs: deps.tempFileLifetimeMs },
     db: options.db,
   };
+}
+
+/** A bound given as an option: a positive whole number, or `Infinity` for none; undefined when not given. */
+function wholeNumber(value: number | undefined, name: string, unit: string): number | undefined {
+  if (value === undefined || value === Infinity) return value;
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new Error(`[async-uploads] ${name} must be a positive whole number of ${unit} (or Infinity for no bound), not ${String(value)}`);
+  }
+  return value;
 }

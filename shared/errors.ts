@@ -11,6 +11,8 @@ export const ERROR_STATUS = {
   file_too_large: 413,
   type_not_allowed: 415,
   too_many_uploads: 429,
+  too_many_pending_bytes: 429,
+  storage_quota_reached: 429,
   invalid_upload: 422,
   internal_error: 500,
 } as const;

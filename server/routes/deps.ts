@@ -16,6 +16,10 @@ export interface RouteDeps {
   downloadUrlLifetimeMs: number;
   tempFileLifetimeMs: number;
   maxPendingUploadsPerPrincipal: number;
+  /** Declared bytes of one principal's unsaved uploads; undefined for the field-aware default. */
+  maxPendingBytesPerPrincipal: number | undefined;
+  /** Declared bytes of everybody's unsaved uploads; undefined for the field-aware default. */
+  maxPendingBytes: number | undefined;
   /** Origins besides the request's own that may call the JSON routes. */
   allowedOrigins: readonly string[];
   now: () => Date;

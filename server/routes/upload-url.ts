@@ -1,16 +1,15 @@
-import { and, count, eq, gt, sql } from "drizzle-orm";
 import { Hono } from "hono";
 import { extensionOf, matchesAccept } from "../../shared/accept.js";
 import { formatBytes } from "../../shared/format-bytes.js";
 import type { MultipartUploadUrlResponse } from "../../shared/multipart.js";
 import { uploadUrlRequestSchema, type UploadUrlRequest, type UploadUrlResponse } from "../../shared/schemas.js";
-import type { Database } from "../db/database.js";
 import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import { makeTempKey } from "../keys.js";
 import { startMultipartUpload, wantsMultipart, type MultipartState } from "../multipart/plan.js";
 import type { Field } from "../registry.js";
 import { mountPointOf, urlContextFor, type RouteDeps, type RoutesEnv } from "./deps.js";
+import { lockPendingUploads, refuseFileOverPendingLimits, refuseOverPendingLimits } from "./pending-limits.js";
 import { jsonBody, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
 
 /** A request that passed the field's checks: who asks, for which field, and where our routes are mounted. */
@@ -49,6 +48,7 @@ async function fieldAccepting(deps: RouteDeps, request: UploadUrlRequest, princi
   if (request.size > field.maxSize) {
     throw new AsyncUploadsError("file_too_large", `The file is larger than the ${formatBytes(field.maxSize)} allowed here.`);
   }
+  refuseFileOverPendingLimits(deps, field, request.size);
   const declared = { mime: request.contentType.toLowerCase(), extension: extensionOf(request.filename) };
   if (!matchesAccept(field.accept, declared)) {
     throw new AsyncUploadsError("type_not_allowed", `This kind of file is not accepted here (allowed: ${field.accept.join(", ")}).`);
@@ -76,7 +76,7 @@ async function issueChunkedUpload(deps: RouteDeps, { request, principal, field }
   const now = deps.now();
   // Starting a chunked upload has a side effect at the storage, so a principal over the limit is
   // refused before it; the check that counts is the locked one in `insertPendingUpload`.
-  await refuseFloods(deps.db, deps, principal, now);
+  await refuseOverPendingLimits(deps.db, deps, field, principal, request.size, now);
   const id = crypto.randomUUID();
   const key = makeTempKey(deps.tempPrefix, id, request.filename, now);
   // Should the insert below refuse it, the bucket's lifecycle rule for incomplete uploads removes it
@@ -87,7 +87,7 @@ async function issueChunkedUpload(deps: RouteDeps, { request, principal, field }
   return { key, multipart: plan, expiresAt: row.expiresAt.toISOString() };
 }
 
-/** Records the upload as pending (what commit and cleanup work from), within the principal's limit. */
+/** Records the upload as pending (what commit and cleanup work from), within the limits on unsaved uploads. */
 async function insertPendingUpload(
   deps: RouteDeps,
   upload: { id: string; key: string; request: UploadUrlRequest; principal: string; field: Field; now: Date; multipart: MultipartState | null },
@@ -95,10 +95,8 @@ async function insertPendingUpload(
   const { id, key, request, principal, field, now, multipart } = upload;
   const expiresAt = new Date(now.getTime() + deps.tempFileLifetimeMs);
   await deps.db.transaction(async (tx) => {
-    // Count and insert under a per-principal lock: without it, requests sent all at once each
-    // count the same few rows and all insert, and the limit holds for none of them.
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('async_temp_file.pending'), hashtext(${principal}))`);
-    await refuseFloods(tx, deps, principal, now);
+    await lockPendingUploads(tx, deps, field, principal);
+    await refuseOverPendingLimits(tx, deps, field, principal, request.size, now);
     await tx.insert(asyncTempFile).values({
       id,
       key,
@@ -114,15 +112,4 @@ async function insertPendingUpload(
     });
   });
   return { expiresAt };
-}
-
-/** A principal may hold only so many uncommitted uploads; this bounds what one person can make us store. */
-async function refuseFloods(db: Database, deps: RouteDeps, principal: string, now: Date): Promise<void> {
-  const [row] = await db
-    .select({ pending: count() })
-    .from(asyncTempFile)
-    .where(and(eq(asyncTempFile.principal, principal), eq(asyncTempFile.status, "pending"), gt(asyncTempFile.expiresAt, now)));
-  if ((row?.pending ?? 0) >= deps.maxPendingUploadsPerPrincipal) {
-    throw new AsyncUploadsError("too_many_uploads", "Too many unsaved uploads. Save or discard your forms, then try again.");
-  }
 }

@@ -12,14 +12,14 @@ describe("ERROR_STATUS", () => {
     [413, ["file_too_large"]],
     [415, ["type_not_allowed"]],
     [422, ["invalid_upload"]],
-    [429, ["too_many_uploads"]],
+    [429, ["too_many_uploads", "too_many_pending_bytes", "storage_quota_reached"]],
     [500, ["internal_error"]],
   ])("answers %d for %j", (status, codes) => {
     for (const code of codes) expect(ERROR_STATUS[code], code).toBe(status);
   });
 
   it("has no other code, and only the internal error is a 5xx", () => {
-    expect(Object.keys(ERROR_STATUS)).toHaveLength(13);
+    expect(Object.keys(ERROR_STATUS)).toHaveLength(15);
     const serverErrors = Object.entries(ERROR_STATUS).filter(([, status]) => status >= 500);
     expect(serverErrors).toEqual([["internal_error", 500]]);
   });
