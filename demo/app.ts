@@ -3,7 +3,7 @@ import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AsyncUploads } from "async-uploads/server";
 import { createDemoUploads, type DemoUploadsOptions } from "./fields";
-import { UPLOADS_BASE, forbiddenPage, notFoundPage, serverErrorPage } from "./pages/documents";
+import { UPLOADS_BASE, forbiddenPage, notFoundPage, requestRefusedPage, serverErrorPage } from "./pages/documents";
 import { COMPONENT_SCRIPT_PATH } from "./pages/layout";
 import { documentRoutes } from "./routes";
 import { sessionKey } from "./session";
@@ -46,7 +46,7 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
   app.notFound((c) => c.html(notFoundPage(), 404));
   app.onError((error, c) => {
     if (error instanceof HTTPException && error.status === 403) return c.html(forbiddenPage(), 403);
-    if (error instanceof HTTPException && error.status < 500) return c.text(error.message || "Bad request", error.status);
+    if (error instanceof HTTPException && error.status < 500) return c.html(requestRefusedPage(error.message || "Bad request."), error.status);
     console.error("[demo] unexpected error", error);
     return c.html(serverErrorPage(), 500);
   });

@@ -1,6 +1,7 @@
 import { and, eq } from "drizzle-orm";
 import { AsyncUploadsError, type AsyncUploads, type CommitResult, type Database } from "async-uploads/server";
 import { ATTACHMENT_FIELD, COVER_FIELD } from "./fields";
+import type { FormBody } from "./form-body";
 import { downloadUrl } from "./pages/documents";
 import type { DocumentFormState, FileFieldState } from "./pages/document-form";
 import { documents, type DocumentRow } from "./schema";
@@ -20,8 +21,6 @@ export interface SubmittedDocument {
   /** Fields that carried something other than text (a file posted through the form itself). */
   malformed: FileFieldName[];
 }
-
-type FormBody = Record<string, string | File | (string | File)[]>;
 
 /** Reads the posted form; never throws on odd input, it only records it. */
 export function readSubmittedDocument(body: FormBody): SubmittedDocument {

@@ -112,3 +112,8 @@ export function serverErrorPage(): Html {
 export function forbiddenPage(): Html {
   return layout("Forbidden", html`<h1>Forbidden</h1><p>This form was sent from another site. <a href="/">Back to the documents</a></p>`);
 }
+
+/** The page for a request refused before any form was read (a body that is not a form, or too large): says why. */
+export function requestRefusedPage(message: string): Html {
+  return layout("Request refused", html`<h1>Request refused</h1><p>${message}</p><p><a href="/">Back to the documents</a></p>`);
+}
