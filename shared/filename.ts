@@ -7,9 +7,36 @@ export const MAX_FILENAME_LENGTH = 200;
  */
 export const MAX_FILENAME_BYTES = 200;
 
-// C0/C1 controls, and the Unicode format characters that reorder or hide text (bidi overrides and
-// isolates, zero-width joiners), which are used to disguise an extension ("invoice‮fdp.exe").
-const FORBIDDEN_CHARACTERS = /[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/u;
+// Characters that hide, reorder or disguise text, used to fake an extension ("invoice\u202efdp.exe") or to
+// make two names look alike: C0/C1 controls, line and paragraph separators, every format character
+// (bidi marks, embeddings, overrides and isolates incl. U+061C, zero-width characters, U+FEFF, tags,
+// interlinear annotations), every default-ignorable code point (variation selectors, U+034F, Hangul
+// fillers, U+180E, soft hyphen, and those not yet assigned), and noncharacters.
+const FORBIDDEN_CHARACTERS =
+  /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Default_Ignorable_Code_Point}\p{Bidi_Control}\p{Noncharacter_Code_Point}]/u;
+// The exception: an emoji sequence's own joiners, U+FE0F (emoji presentation) right after a pictograph
+// and U+200D between pictographs ("\u2764\ufe0f", a family). They join pictures, never letters, so they
+// cannot hide or reorder an extension; phones put them in file names.
+const EMOJI_JOINERS =
+  /(?<=\p{Extended_Pictographic}\p{Emoji_Modifier}?)\ufe0f|(?<=\p{Extended_Pictographic}(?:\ufe0f|\p{Emoji_Modifier})?)\u200d(?=\p{Extended_Pictographic})/gu;
+const FORBIDDEN_CHARACTERS_ALL = new RegExp(FORBIDDEN_CHARACTERS.source, "gu");
+
+/** Whether `name` holds a forbidden character outside an emoji sequence. */
+function hidesCharacters(name: string): boolean {
+  return FORBIDDEN_CHARACTERS.test(name.replace(EMOJI_JOINERS, ""));
+}
+
+/** `name` without its forbidden characters (emoji sequences kept whole). */
+function withoutHiddenCharacters(name: string): string {
+  const kept: string[] = [];
+  let last = 0;
+  for (const match of name.matchAll(EMOJI_JOINERS)) {
+    kept.push(name.slice(last, match.index).replace(FORBIDDEN_CHARACTERS_ALL, ""), match[0]);
+    last = match.index + match[0].length;
+  }
+  kept.push(name.slice(last).replace(FORBIDDEN_CHARACTERS_ALL, ""));
+  return kept.join("");
+}
 
 // Replaced by `_` in stored names: unsafe in URLs, shells or Windows paths.
 const UNSAFE_ASCII = /[<>:"|?*#%&{}$!'`=@+^~;,\[\]]/g;
@@ -25,9 +52,10 @@ export function filenameProblem(name: string): string | null {
   if (name.trim() === "") return "the file name is empty";
   if (name.length > MAX_FILENAME_LENGTH) return `the file name is longer than ${MAX_FILENAME_LENGTH} characters`;
   if (/[/\\]/.test(name)) return "the file name contains a path separator";
-  if (FORBIDDEN_CHARACTERS.test(name)) return "the file name contains control or invisible formatting characters";
-  // A lone UTF-16 surrogate cannot be encoded in a URL or as UTF-8, so no backend can store it.
-  if (/\p{Cs}/u.test(name)) return "the file name is not valid Unicode";
+  // A lone UTF-16 surrogate cannot be encoded in a URL or as UTF-8, so no backend can store it;
+  // noncharacters are for a program's internal use, never for interchange.
+  if (/[\p{Cs}\p{Noncharacter_Code_Point}]/u.test(name)) return "the file name is not valid Unicode";
+  if (hidesCharacters(name)) return "the file name contains control or invisible formatting characters";
   if (name === "." || name === ".." || /^\.+$/.test(name.trim())) return "the file name is only dots";
   return null;
 }
@@ -35,16 +63,23 @@ export function filenameProblem(name: string): string | null {
 /**
  * The name used inside storage keys: NFC, characters that are unsafe in URLs, shells or Windows paths
  * replaced by `_`, no leading dots or trailing dots/spaces, bounded length with the extension kept.
- * Call only on names that passed `filenameProblem`.
+ * Meant for names that passed `filenameProblem`; for any other it still returns a safe name (separators
+ * become `_`; invisible characters and lone surrogates are dropped), so a forgotten check cannot put
+ * them in a key.
  */
 export function safeFilename(name: string): string {
-  let safe = Array.from(name.normalize("NFC"), replaceLookAlike)
+  // White space (tabs and newlines too) becomes one space before invisible characters are dropped;
+  // NFC after that, as a dropped character may have stood between a letter and its accent.
+  const visible = withoutHiddenCharacters(name.replace(/\s+/g, " "))
+    .replace(/[\p{Cs}\p{Noncharacter_Code_Point}]/gu, "")
+    .normalize("NFC");
+  let safe = Array.from(visible, replaceLookAlike)
     .join("")
+    .replace(/[/\\]/g, "_")
     .replace(UNSAFE_ASCII, "_")
     .replace(SLASH_LOOK_ALIKES, "_")
     .replace(/\s+/g, " ")
-    .trim()
-    .replace(/^\.+/, "")
+    .replace(/^[. ]+/, "")
     .replace(/[. ]+$/, "");
   if (safe === "") safe = "file";
   if (fits(safe)) return safe;
