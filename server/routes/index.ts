@@ -6,11 +6,14 @@ import { recordMountPoint, type RouteDeps } from "./deps.js";
 import { downloadRoutes } from "./download.js";
 import { filesystemRoutes } from "./filesystem.js";
 import { multipartRoutes } from "./multipart.js";
+import { settleRequestBody } from "./request-body.js";
 import { uploadUrlRoutes } from "./upload-url.js";
 
 /** All routes of the HTTP contract, to mount where the app likes (`app.route("/async-uploads", routes)`). */
 export function createRoutes(deps: RouteDeps): Hono {
   const app = new Hono();
+  // First, so that every answer, refusals included, leaves the connection reusable or says it closes.
+  app.use(settleRequestBody);
   app.use(recordMountPoint);
   app.route("/upload-url", uploadUrlRoutes(deps));
   app.route("/fs", filesystemRoutes(deps));
