@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { bigint, check, index, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, check, index, integer, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
 
 /**
  * What a row is waiting for:
@@ -13,6 +13,9 @@ import { bigint, check, index, pgTable, text, timestamp, uuid } from "drizzle-or
  */
 export const TEMP_FILE_STATUSES = ["pending", "committed", "failed", "canceled", "discarded"] as const;
 export type TempFileStatus = (typeof TEMP_FILE_STATUSES)[number];
+
+/** Processing states of an upload of a field with processing steps (`shared/processing.ts`). */
+export const PROCESSING_STATES = ["queued", "running", "passed", "rejected", "failed"] as const;
 
 /** One row per upload URL issued; it binds the temp object to a field and a principal until commit. */
 export const asyncTempFile = pgTable(
@@ -37,6 +40,17 @@ export const asyncTempFile = pgTable(
     /** The part size the browser was given for that chunked upload; set and cleared with `upload_id`. */
     partSize: bigint("part_size", { mode: "number" }),
     error: text("error"),
+    /**
+     * Processing of an upload of a field with steps (`server/processing/`): null until `POST process`
+     * queued it; then queued → running → passed, rejected or failed. Commit takes only `passed`.
+     */
+    processingState: text("processing_state", { enum: PROCESSING_STATES }),
+    /** The running or last step's name (`verify` first). */
+    processingStep: text("processing_step"),
+    /** Why a file was rejected (safe to show), or the safe message of a failure. */
+    processingReason: text("processing_reason"),
+    /** Bumped with every processing state change: orders the events and tells stale jobs apart. */
+    processingVersion: integer("processing_version").notNull().default(0),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().default(sql`now()`),
     /** After this the upload can no longer be committed. */
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
@@ -45,6 +59,7 @@ export const asyncTempFile = pgTable(
     index("async_temp_file_status_created_at_idx").on(table.status, table.createdAt),
     index("async_temp_file_principal_status_idx").on(table.principal, table.status),
     check("async_temp_file_status_check", sql`${table.status} in ('pending', 'committed', 'failed', 'canceled', 'discarded')`),
+    check("async_temp_file_processing_state_check", sql`${table.processingState} in ('queued', 'running', 'passed', 'rejected', 'failed')`),
     check("async_temp_file_part_size_check", sql`(${table.uploadId} is null) = (${table.partSize} is null) and (${table.partSize} is null or ${table.partSize} > 0)`),
   ],
 );
