@@ -1,12 +1,12 @@
 import { desc, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
-import { csrf } from "hono/csrf";
 import { HTTPException } from "hono/http-exception";
 import type { AsyncUploads } from "async-uploads/server";
 import type { Database } from "async-uploads/server";
 import { isDocumentId } from "./fields";
 import { readFormBody } from "./form-body";
+import { sameOriginWrites } from "./same-origin";
 import { documentFormPage } from "./pages/document-form";
 import { deleteConfirmationPage, documentListPage, documentPage, notFoundPage } from "./pages/documents";
 import { deleteDocument, findOwnedDocument, readSubmittedDocument, saveDocument, storedFormState } from "./save-document";
@@ -30,8 +30,8 @@ export function documentRoutes({ db, uploads, sessionKey }: DocumentRoutesDeps):
   // Scoped to the pages' own paths: mounted at "/", a "*" here would also match the uploads routes.
   for (const path of ["/", "/documents/*"]) {
     app.use(path, anonymousSession(sessionKey));
-    // Form posts must come from our own pages (Origin / Sec-Fetch-Site), on top of the SameSite cookie.
-    app.use(path, csrf());
+    // Posts must come from our own pages (Origin / Sec-Fetch-Site), whatever their body, on top of the SameSite cookie.
+    app.use(path, sameOriginWrites());
     app.use(
       path,
       bodyLimit({
