@@ -8,6 +8,7 @@ export const ERROR_STATUS = {
   unknown_field: 404,
   not_found: 404,
   already_uploaded: 409,
+  not_uploaded: 409,
   file_too_large: 413,
   type_not_allowed: 415,
   too_many_uploads: 429,
@@ -15,6 +16,7 @@ export const ERROR_STATUS = {
   storage_quota_reached: 429,
   invalid_upload: 422,
   internal_error: 500,
+  processing_unavailable: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
