@@ -17,14 +17,15 @@ export default defineConfig({
   },
   test: {
     include: ["test/**/*.test.ts"],
-    // Real services (PostgreSQL, Azurite, s3rver, Chromium) make some tests take a few seconds.
+    // Real services (PostgreSQL, Azurite, Ceph RGW, Chromium) make some tests take a few seconds.
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
     // Most files wait on a browser, an emulator, a child process or npm rather than on the CPU; vitest's
     // default (one worker fewer than the cores) ran them one at a time on a 2-core machine (11 min).
     maxWorkers: 2,
-    // Packs the package once for the consumer tests (test/consumer), when any is selected.
-    globalSetup: ["test/consumer/global-setup.ts"],
+    // Packs the package once for the consumer tests (test/consumer), and starts one Ceph RADOS Gateway
+    // (the S3 of the tests), each when a selected file needs it.
+    globalSetup: ["test/consumer/global-setup.ts", "test/helpers/rgw-global-setup.ts"],
   },
 });

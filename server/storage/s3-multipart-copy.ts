@@ -6,6 +6,7 @@ import {
   type HeadObjectCommandOutput,
   type S3Client,
 } from "@aws-sdk/client-s3";
+import { assertSourceUnchanged, pinCopyToEtag } from "./s3-copy-pin.js";
 
 /** S3 limits: at most 10,000 parts of at most 5 GiB each (CopyObject itself stops at 5 GiB). */
 const MAX_PARTS = 10_000;
@@ -16,7 +17,7 @@ export interface MultipartCopyRequest {
   bucket: string;
   from: string;
   to: string;
-  /** HeadObject of `from`: its type and metadata are carried over, its ETag pins the bytes copied. */
+  /** HeadObject of `from`: its type and metadata are carried over, its ETag (and Last-Modified) pin the bytes copied. */
   source: HeadObjectCommandOutput;
   size: number;
   partSize: number;
@@ -44,17 +45,16 @@ export async function multipartCopy(client: S3Client, { bucket, from, to, source
     for (let i = 0; i < ranges.length; i += PARALLEL_PART_COPIES) {
       const batch = ranges.slice(i, i + PARALLEL_PART_COPIES).map(async ({ partNumber, start, end }) => {
         // https://docs.aws.amazon.com/AmazonS3/latest/API/API_UploadPartCopy.html
-        const result = await client.send(
-          new UploadPartCopyCommand({
-            Bucket: bucket,
-            Key: to,
-            UploadId,
-            PartNumber: partNumber,
-            CopySource: copySourceOf(bucket, from),
-            CopySourceRange: `bytes=${start}-${end}`,
-            CopySourceIfMatch: source.ETag,
-          }),
-        );
+        const command = new UploadPartCopyCommand({
+          Bucket: bucket,
+          Key: to,
+          UploadId,
+          PartNumber: partNumber,
+          CopySource: copySourceOf(bucket, from),
+          CopySourceRange: `bytes=${start}-${end}`,
+          CopySourceIfMatch: source.ETag,
+        });
+        const result = await client.send(pinCopyToEtag(command, source.ETag));
         return { PartNumber: partNumber, ETag: result.CopyPartResult?.ETag };
       });
       // Settled, not Promise.all: no part may still be running when the upload is aborted.
@@ -63,6 +63,9 @@ export async function multipartCopy(client: S3Client, { bucket, from, to, source
         parts.push(result.value);
       }
     }
+    // Parts copied from two versions of a source written meanwhile would make an object that never
+    // existed; checked before completing, so that such a copy is aborted (see s3-copy-pin.ts).
+    await assertSourceUnchanged(client, bucket, from, source);
     // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CompleteMultipartUpload.html
     await client.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: to, UploadId, MultipartUpload: { Parts: parts } }));
   } catch (error) {

@@ -105,6 +105,11 @@ export function s3Multipart(client: S3Client, bucket: string, { minPartSize }: {
   };
 }
 
-function isNoSuchUpload(error: unknown): boolean {
-  return error instanceof Error && error.name === "NoSuchUpload";
+/**
+ * The upload is gone (completed, aborted, or expired by a lifecycle rule). S3 says `NoSuchUpload`;
+ * Ceph's RADOS Gateway says 404 `NoSuchKey` (its record of the upload is an object that is gone). A
+ * missing bucket is `NoSuchBucket`, a configuration error that is still thrown.
+ */
+export function isNoSuchUpload(error: unknown): boolean {
+  return error instanceof Error && (error.name === "NoSuchUpload" || error.name === "NoSuchKey");
 }

@@ -14,6 +14,7 @@ import type { UploadTarget } from "../../shared/schemas.js";
 import { contentDisposition } from "./content-disposition.js";
 import { driverError, secondsUntil } from "./driver-error.js";
 import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart.js";
+import { assertSourceUnchanged, pinCopyToEtag } from "./s3-copy-pin.js";
 import { copySourceOf, multipartCopy } from "./s3-multipart-copy.js";
 import type { StorageDriver } from "./types.js";
 
@@ -162,9 +163,14 @@ export function s3Storage(options: S3StorageOptions): StorageDriver {
       try {
         if (size > multipartCopyThreshold) return await multipartCopy(client, { bucket, from, to, source, size, partSize: copyPartSize });
         // https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
-        await client.send(
-          new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySourceOf(bucket, from), CopySourceIfMatch: source.ETag }),
-        );
+        const command = new CopyObjectCommand({ Bucket: bucket, Key: to, CopySource: copySourceOf(bucket, from), CopySourceIfMatch: source.ETag });
+        await client.send(pinCopyToEtag(command, source.ETag));
+        // For a service that honours no copy precondition (see s3-copy-pin.ts): a copy of a source
+        // written meanwhile may hold bytes nobody looked at, so it goes.
+        await assertSourceUnchanged(client, bucket, from, source).catch(async (error: unknown) => {
+          await client.send(new DeleteObjectCommand({ Bucket: bucket, Key: to }));
+          throw error;
+        });
       } catch (error) {
         throw fail("copy", error, subject);
       }

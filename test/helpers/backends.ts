@@ -2,18 +2,31 @@ import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { Agent } from "node:http";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
-import { ListObjectsV2Command, PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
+import { randomUUID } from "node:crypto";
+import {
+  AbortMultipartUploadCommand,
+  CreateBucketCommand,
+  DeleteBucketCommand,
+  DeleteObjectCommand,
+  ListMultipartUploadsCommand,
+  paginateListObjectsV2,
+  PutBucketCorsCommand,
+  PutObjectCommand,
+  S3Client,
+  type CORSRule,
+} from "@aws-sdk/client-s3";
 import { BlobServiceClient, StorageSharedKeyCredential, type ContainerClient } from "@azure/storage-blob";
 import { azureStorage } from "../../server/storage/azure";
 import { filesystemStorage } from "../../server/storage/filesystem";
 import { s3Storage } from "../../server/storage/s3";
 import type { StorageDriver } from "../../server/storage/types";
-import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from "./emulators";
+import { inject } from "vitest";
+import { startAzurite, startS3rver, type AzuriteInstance } from "./emulators";
 import { listFiles } from "./files";
 
 /**
  * One real storage for a test, by name: the filesystem driver on a temp dir, or the S3 and Azure
- * drivers on s3rver and Azurite, each with a way to look at and write to the service around the app,
+ * drivers on Ceph's RADOS Gateway (s3rver when restartable) and Azurite, each with a way to look at and write to the service around the app,
  * and to take it down. Every suite that runs against storage starts its backend here.
  */
 
@@ -25,13 +38,14 @@ export interface BackendOptions {
   bucket?: string;
   /** S3: presigned POST (the driver's default) or PUT. */
   s3UploadMethod?: "POST" | "PUT";
-  /** S3: the smallest part the driver plans; s3rver does not enforce S3's 5 MiB, so tests may use small parts. */
+  /** S3: the smallest part the driver plans. RGW enforces S3's 5 MiB (only s3rver would take less). */
   minPartSize?: number;
   /** How many times the S3 and Azure clients try one request; 1 makes an outage fail at once. @default 3 */
   attempts?: number;
   /**
    * The service comes back from `takeDown()` with its data (Azurite persists to disk), and the clients
-   * open a connection per request: a socket kept alive across a restart only fails.
+   * open a connection per request: a socket kept alive across a restart only fails. S3 is then s3rver
+   * in this process rather than the run's shared RGW, which cannot be stopped for one test file.
    */
   restartable?: boolean;
 }
@@ -44,7 +58,7 @@ export interface TestBackend {
   /** Writes bytes straight to the service, around the app (seeding, or what a misbehaving client of a lax backend could do). */
   put(key: string, bytes: Uint8Array, contentType?: string): Promise<void>;
   /**
-   * S3 and Azure: stops the emulator for real (every connection closed). The filesystem: every
+   * S3 (restartable: s3rver) and Azure: stops the emulator for real (every connection closed); the RGW backend refuses. The filesystem: every
    * `stat` and `delete` fails like a dead disk (tests run as root here, so permissions cannot).
    */
   takeDown(): Promise<void>;
@@ -55,8 +69,8 @@ export interface TestBackend {
   /** The filesystem: the storage root, and the directory above it, which must never receive a file. */
   root?: string;
   outside?: string;
-  /** S3: the emulator and a client of its own. */
-  s3?: S3rverInstance;
+  /** S3: where the bucket is, and a client of its own. */
+  s3?: S3Service;
   s3Client?: S3Client;
   /** Azure: the emulator and a client of the container. */
   azurite?: AzuriteInstance;
@@ -70,30 +84,68 @@ export function startBackend(name: BackendName, options: BackendOptions = {}): P
   return startFilesystemBackend();
 }
 
-async function startS3Backend({ bucket, s3UploadMethod, minPartSize, attempts = 3, restartable = false }: BackendOptions): Promise<TestBackend> {
-  const s3 = await startS3rver({ bucket });
-  const client = new S3Client({
-    region: s3.region,
-    endpoint: s3.endpoint,
-    forcePathStyle: true,
-    credentials: s3.credentials,
-    maxAttempts: attempts,
-    requestChecksumCalculation: "WHEN_REQUIRED",
-    responseChecksumValidation: "WHEN_REQUIRED",
-    ...(restartable ? { requestHandler: { httpAgent: new Agent({ keepAlive: false }) } } : {}),
-  });
+/** Where an S3 backend's bucket lives (RGW or s3rver), as the SDK and the demo's settings need it. */
+export interface S3Service {
+  endpoint: string;
+  region: string;
+  bucket: string;
+  forcePathStyle: true;
+  credentials: { accessKeyId: string; secretAccessKey: string };
+}
+
+/** CORS open to every origin, as s3rver's (test/helpers/emulators.ts): browsers upload straight to the bucket. */
+const OPEN_CORS: CORSRule = {
+  AllowedOrigins: ["*"],
+  AllowedMethods: ["GET", "PUT", "POST", "HEAD"],
+  AllowedHeaders: ["*"],
+  ExposeHeaders: ["ETag"],
+  MaxAgeSeconds: 3600,
+};
+
+/**
+ * S3 on the run's Ceph RADOS Gateway (test/helpers/rgw.ts), which checks signatures, POST policies and
+ * S3's 5 MiB minimum part size, in a fresh bucket that `close()` empties and deletes. s3rver only when
+ * `restartable`: an outage test stops and restarts the service, and the RGW is one cluster shared by
+ * every file of the run (restarting it costs ~15 s and would take it from the others).
+ */
+async function startS3Backend(options: BackendOptions): Promise<TestBackend> {
+  if (options.restartable) return startS3rverBackend(options);
+  const rgw = inject("rgw");
+  if (!rgw) {
+    throw new Error(
+      "no RGW in this run: test/helpers/rgw-global-setup.ts starts it only for test files whose text mentions s3 (or BACKENDS)",
+    );
+  }
+  const { attempts = 3, s3UploadMethod, minPartSize } = options;
+  // Unique per call: test files run side by side on the one gateway.
+  const bucket = `${options.bucket ?? "async-uploads"}-${randomUUID().slice(0, 8)}`;
+  const s3: S3Service = { endpoint: rgw.endpoint, region: rgw.region, bucket, forcePathStyle: true, credentials: rgw.credentials };
+  const client = s3ClientOf(s3, attempts, false);
+  await client.send(new CreateBucketCommand({ Bucket: bucket }));
+  await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [OPEN_CORS] } }));
+  let up = true;
   return {
-    name: "s3",
-    s3,
-    s3Client: client,
-    storage: s3Storage({ bucket: s3.bucket, client, uploadMethod: s3UploadMethod, minPartSize }),
-    async list() {
-      const listed = await client.send(new ListObjectsV2Command({ Bucket: s3.bucket }));
-      return (listed.Contents ?? []).map((object) => object.Key!).sort();
+    ...s3Clients(s3, client, s3UploadMethod, minPartSize),
+    // An outage of the shared gateway cannot be injected here (see above): `restartable` gives s3rver.
+    takeDown: () => Promise.reject(new Error("the RGW backend cannot be taken down: start it with { restartable: true } (s3rver)")),
+    bringBack: async () => {},
+    get up() {
+      return up;
     },
-    async put(key, bytes, contentType) {
-      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: bytes, ContentType: contentType }));
+    async close() {
+      up = false;
+      await emptyAndDeleteBucket(client, bucket);
+      client.destroy();
     },
+  };
+}
+
+/** s3rver in this process, which `takeDown()` really stops and `bringBack()` restarts with its data. */
+async function startS3rverBackend({ bucket, s3UploadMethod, minPartSize, attempts = 3, restartable = false }: BackendOptions): Promise<TestBackend> {
+  const s3 = await startS3rver({ bucket });
+  const client = s3ClientOf(s3, attempts, restartable);
+  return {
+    ...s3Clients(s3, client, s3UploadMethod, minPartSize),
     takeDown: s3.pause,
     bringBack: s3.resume,
     get up() {
@@ -104,6 +156,51 @@ async function startS3Backend({ bucket, s3UploadMethod, minPartSize, attempts = 
       await s3.stop();
     },
   };
+}
+
+function s3ClientOf(s3: S3Service, attempts: number, restartable: boolean): S3Client {
+  return new S3Client({
+    region: s3.region,
+    endpoint: s3.endpoint,
+    forcePathStyle: true,
+    credentials: s3.credentials,
+    maxAttempts: attempts,
+    requestChecksumCalculation: "WHEN_REQUIRED",
+    responseChecksumValidation: "WHEN_REQUIRED",
+    ...(restartable ? { requestHandler: { httpAgent: new Agent({ keepAlive: false }) } } : {}),
+  });
+}
+
+/** What both S3 backends share: the driver on the bucket, and listing and writing around it. */
+function s3Clients(s3: S3Service, client: S3Client, uploadMethod: "POST" | "PUT" | undefined, minPartSize: number | undefined) {
+  return {
+    name: "s3" as const,
+    s3,
+    s3Client: client,
+    storage: s3Storage({ bucket: s3.bucket, client, uploadMethod, minPartSize }),
+    async list() {
+      const keys: string[] = [];
+      for await (const page of paginateListObjectsV2({ client }, { Bucket: s3.bucket })) {
+        keys.push(...(page.Contents ?? []).map((object) => object.Key!));
+      }
+      return keys.sort();
+    },
+    async put(key: string, bytes: Uint8Array, contentType?: string) {
+      await client.send(new PutObjectCommand({ Bucket: s3.bucket, Key: key, Body: bytes, ContentType: contentType }));
+    },
+  };
+}
+
+/** Aborts the bucket's unfinished multipart uploads, deletes its objects, then the bucket. */
+async function emptyAndDeleteBucket(client: S3Client, bucket: string): Promise<void> {
+  const uploads = await client.send(new ListMultipartUploadsCommand({ Bucket: bucket }));
+  for (const { Key, UploadId } of uploads.Uploads ?? []) {
+    await client.send(new AbortMultipartUploadCommand({ Bucket: bucket, Key, UploadId }));
+  }
+  for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket })) {
+    await Promise.all((page.Contents ?? []).map(({ Key }) => client.send(new DeleteObjectCommand({ Bucket: bucket, Key }))));
+  }
+  await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
 async function startAzureBackend({ bucket, attempts = 3, restartable = false }: BackendOptions): Promise<TestBackend> {
