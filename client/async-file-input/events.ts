@@ -31,6 +31,15 @@ export interface UploadErrorDetail {
   status?: number;
 }
 
+export interface UploadProcessingDetail extends UploadCompleteDetail {
+  /** `uploaded` (not yet heard from the server), `queued`, `running`, `passed`, `rejected` or `failed`. */
+  state: "uploaded" | "queued" | "running" | "passed" | "rejected" | "failed";
+  /** The running or last step's label ("Scanning for viruses"). */
+  label: string | null;
+  /** Why it was rejected, or why it could not be checked. */
+  reason: string | null;
+}
+
 const options = { bubbles: true, composed: true } as const;
 
 /** An upload starts (also when it is retried). */
@@ -69,12 +78,22 @@ export class AsyncUploadErrorEvent extends Event {
   }
 }
 
+/** The server's checks of an uploaded file changed (fields with processing steps). */
+export class AsyncUploadProcessingEvent extends Event {
+  readonly detail: UploadProcessingDetail;
+  constructor(detail: UploadProcessingDetail) {
+    super("async-upload-processing", options);
+    this.detail = detail;
+  }
+}
+
 /** The element's events by name, for typed `addEventListener` calls. */
 export interface AsyncFileInputEventMap {
   "async-upload-start": AsyncUploadStartEvent;
   "async-upload-progress": AsyncUploadProgressEvent;
   "async-upload-complete": AsyncUploadCompleteEvent;
   "async-upload-error": AsyncUploadErrorEvent;
+  "async-upload-processing": AsyncUploadProcessingEvent;
 }
 
 // The events bubble and cross shadow roots, so a listener on the document or the window is typed too.

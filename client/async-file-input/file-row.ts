@@ -1,5 +1,6 @@
 import { html, nothing, svg, type TemplateResult } from "lit";
 import { styleMap } from "lit/directives/style-map.js";
+import type { ProcessingStateName } from "../../shared/processing.js";
 import { strings } from "./strings.js";
 import type { Upload } from "./upload-engine.js";
 
@@ -24,6 +25,18 @@ export interface StoredFile {
   downloadUrl?: string;
 }
 
+/**
+ * Where the server's checks of an uploaded file are (fields with processing steps): `uploaded` until the
+ * server first answers, then its state; `failed` also when this page could not follow the checks.
+ */
+export interface FileCheck {
+  state: "uploaded" | ProcessingStateName;
+  /** The running or last step's label. */
+  label: string | null;
+  /** Why it was rejected, or why it could not be checked (shown as is). */
+  reason: string | null;
+}
+
 /** A file chosen on this page. */
 export interface UploadEntry {
   kind: "upload";
@@ -33,6 +46,8 @@ export interface UploadEntry {
   previewUrl?: string;
   /** Last percent sent in a progress event, so events only rise. */
   lastPercent: number;
+  /** The server's checks, once uploaded, when the field declares processing steps. */
+  check?: FileCheck;
 }
 
 export type Entry = StoredEntry | UploadEntry;
@@ -65,6 +80,21 @@ export function nameOf(entry: Entry): string {
   return entry.kind === "stored" ? entry.name : entry.upload.file.name;
 }
 
+/** The row's class for a check: `checking`, `ready`, `rejected`, or `unchecked` (could not be checked). */
+export function checkClass(check: FileCheck): string {
+  return check.state === "passed" ? "ready" : check.state === "rejected" ? "rejected" : check.state === "failed" ? "unchecked" : "checking";
+}
+
+/** What the row says of a check (and what is announced). */
+export function checkText(check: FileCheck): string {
+  const name = checkClass(check);
+  return name === "ready" ? strings.ready
+    : name === "rejected" ? strings.rejected
+    : name === "unchecked" ? strings.checkFailed
+    : check.state === "uploaded" ? strings.uploaded
+    : strings.checking(check.label);
+}
+
 export function percentOf(upload: Upload): number {
   return upload.file.size ? Math.floor((upload.loaded / upload.file.size) * 100) : 100;
 }
@@ -87,19 +117,23 @@ export function renderFileRow(entry: Entry, options: RowOptions): TemplateResult
   const size = upload ? upload.file.size : entry.kind === "stored" ? entry.size : undefined;
   const busy = isBusy(entry);
   const percent = upload ? percentOf(upload) : 100;
+  const check = entry.kind === "upload" && status === "done" ? entry.check : undefined;
+  const checked = check ? checkClass(check) : "";
+  const invalid = checked === "rejected" || checked === "unchecked";
   const state =
-    status === "uploading" ? `${percent}%`
+    check ? checkText(check)
+    : status === "uploading" ? `${percent}%`
     : status === "retrying" ? strings.retrying
     : busy ? strings.waiting
     : status === "done" ? strings.uploaded
     : status === "failed" ? strings.failed
     : strings.stored;
-  const details = [size === undefined ? "" : strings.formatSize(size), state].filter(Boolean).join(" · ");
+  const sizeText = size === undefined ? "" : strings.formatSize(size);
   const button = (action: RowAction, text: string, label: string) =>
     html`<button type="button" part="button ${action}-button" class="action" aria-label=${label}
       ?disabled=${options.disabled} @click=${() => options.onAction(action, entry)}>${text}</button>`;
 
-  return html`<li part="file" class="file ${status}">
+  return html`<li part="file" class="file ${status} ${checked} ${invalid ? "invalid" : ""}">
     ${entry.previewUrl
       ? html`<img part="thumbnail" class="thumb" src=${entry.previewUrl} alt=""
           @load=${() => options.onPreviewEnd(entry, true)} @error=${() => options.onPreviewEnd(entry, false)} />`
@@ -108,10 +142,14 @@ export function renderFileRow(entry: Entry, options: RowOptions): TemplateResult
       <span part="filename" class="name"
         >${entry.kind === "stored" && entry.downloadUrl ? html`<a href=${entry.downloadUrl}>${name}</a>` : name}</span
       >
-      <span part="details" class="details">${details}</span>
+      <span part="details" class="details"
+        >${sizeText}${sizeText && state ? " · " : ""}${state ? html`<span part="state">${state}</span>` : nothing}</span
+      >
       ${status === "failed" && upload?.failure
         ? html`<span part="error" class="error">${strings.uploadError(upload.failure)}</span>`
-        : nothing}
+        : invalid && check?.reason
+          ? html`<span part="error" class="error">${check.reason}</span>`
+          : nothing}
       ${busy
         ? html`<div part="progress" class="progress" role="progressbar" aria-label=${strings.progressLabel(name)}
             aria-valuemin="0" aria-valuemax="100" aria-valuenow=${percent}>
@@ -120,8 +158,8 @@ export function renderFileRow(entry: Entry, options: RowOptions): TemplateResult
         : nothing}
     </div>
     <div class="actions">
-      ${status === "failed"
-        ? button("retry", strings.retry, strings.retryLabel(name))
+      ${status === "failed" || checked === "unchecked"
+        ? button("retry", strings.retry, (check ? strings.checkAgainLabel : strings.retryLabel)(name))
         : options.replaceable && !busy
           ? button("replace", strings.replace, strings.replaceLabel(name))
           : nothing}

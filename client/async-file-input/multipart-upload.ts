@@ -41,7 +41,8 @@ export interface MultipartUploadOptions {
 
 /** Starts sending a new chunked upload (the `upload-url` answer) and resolves with the key for the form. */
 export function uploadInParts(options: MultipartUploadOptions, started: MultipartUploadUrlResponse): Promise<{ key: string }> {
-  const record: ResumeRecord = { endpoint: options.endpoint, key: started.key, plan: started.multipart, expiresAt: started.expiresAt };
+  const { processing } = started;
+  const record: ResumeRecord = { endpoint: options.endpoint, key: started.key, plan: started.multipart, expiresAt: started.expiresAt, ...(processing ? { processing } : {}) };
   new ResumeRecords(options.storage).save(options, record);
   return sendAndComplete(options, record, new Map());
 }

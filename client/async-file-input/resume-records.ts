@@ -1,5 +1,6 @@
 import type { MultipartPlan } from "../../shared/multipart.js";
-import { isMultipartPlan, isRecord } from "../../shared/response-guards.js";
+import type { UploadProcessingPlan } from "../../shared/processing.js";
+import { isMultipartPlan, isRecord, isUploadProcessingPlan } from "../../shared/response-guards.js";
 
 /** What is kept in `localStorage` per file and field, until the upload completes or expires. */
 export interface ResumeRecord {
@@ -8,6 +9,8 @@ export interface ResumeRecord {
   plan: MultipartPlan;
   /** ISO time after which the upload can no longer be continued (the server's). */
   expiresAt: string;
+  /** The field's processing steps, so that a resumed upload is checked too. */
+  processing?: UploadProcessingPlan;
 }
 
 /** The file a record is for, and where: the same file chosen again has the same name, size and last-modified time. */
@@ -91,7 +94,8 @@ function parseRecord(text: string): ResumeRecord | null {
     typeof value.endpoint === "string" &&
     typeof value.key === "string" &&
     typeof value.expiresAt === "string" &&
-    isMultipartPlan(value.plan);
+    isMultipartPlan(value.plan) &&
+    (value.processing === undefined || isUploadProcessingPlan(value.processing));
   return valid ? (value as unknown as ResumeRecord) : null;
 }
 

@@ -45,10 +45,22 @@ export interface AsyncFileInputStrings {
   /** Why an upload failed; `failure.serverMessage` is the server's own text, when it sent one. */
   uploadError(failure: UploadFailureInfo): string;
 
+  // The server's checks after an upload (fields with processing steps).
+  /** A step's state in the row: `label` is the step's own ("Scanning for viruses"), null before the first. */
+  checking(label: string | null): string;
+  ready: string;
+  rejected: string;
+  /** The checks could not run (an error or a timeout after the server's retries). */
+  checkFailed: string;
+  checkAgainLabel(name: string): string;
+
   // Validity messages, shown by the browser when the form is submitted.
   valueMissing(multiple: boolean): string;
   uploadInProgress: string;
   uploadFailed: string;
+  stillChecking(name: string): string;
+  rejectedFile(name: string, reason: string): string;
+  uncheckedFile(name: string): string;
 
   // Announcements for screen readers (aria-live).
   announceStarted(name: string): string;
@@ -56,6 +68,8 @@ export interface AsyncFileInputStrings {
   announceFailed(name: string, message: string): string;
   announceCanceled(name: string): string;
   announceRemoved(name: string): string;
+  /** A file's check changed: `state` is what the row shows (`checking(label)`, `ready`, …), `reason` why when refused. */
+  announceCheck(name: string, state: string, reason: string | null): string;
 }
 
 // Binary units, as in the server's own messages ("larger than the 50 MiB allowed").
@@ -130,14 +144,23 @@ export const defaultStrings: AsyncFileInputStrings = {
         return failure.serverMessage || `The upload failed (${failure.code}).`;
     }
   },
+  checking: (label) => `${label || "Checking"}…`,
+  ready: "Ready",
+  rejected: "Rejected",
+  checkFailed: "Could not be checked, try again",
+  checkAgainLabel: (name) => `Retry checking ${name}`,
   valueMissing: (multiple) => (multiple ? "Please add at least one file." : "Please choose a file."),
   uploadInProgress: "Please wait until the upload has finished.",
   uploadFailed: "An upload failed. Retry it or remove the file.",
+  stillChecking: (name) => `${name} is still being checked.`,
+  rejectedFile: (name, reason) => `${name} was rejected${reason ? `: ${reason.replace(/[.\s]*$/, "")}` : ""}. Remove it or choose another file.`,
+  uncheckedFile: (name) => `${name} could not be checked. Retry or remove the file.`,
   announceStarted: (name) => `Uploading ${name}.`,
   announceUploaded: (name) => `${name} uploaded.`,
   announceFailed: (name, message) => `${name} failed: ${message}`,
   announceCanceled: (name) => `Upload of ${name} canceled.`,
   announceRemoved: (name) => `${name} removed.`,
+  announceCheck: (name, state, reason) => `${name}: ${state}${reason ? ` – ${reason}` : ""}`,
 };
 
 /** The strings in use now. Read it at render time; never keep a copy. */

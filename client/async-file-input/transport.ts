@@ -6,9 +6,11 @@ import type {
   SignPartsResponse,
 } from "../../shared/multipart.js";
 import type { CompleteMultipartRequest, MultipartKeyRequest, SignPartsRequest } from "../../shared/multipart-schemas.js";
+import type { ProcessingState, ProcessRequest } from "../../shared/processing.js";
 import {
   isCompleteMultipartResponse,
   isErrorBody,
+  isProcessingState,
   isListPartsResponse,
   isMultipartUploadUrlResponse,
   isSignPartsResponse,
@@ -38,6 +40,12 @@ export interface Transport {
   abortMultipart(endpoint: string, request: MultipartKeyRequest): Promise<void>;
   /** PUTs one part's bytes; resolves with the ETag storage answered (S3, when CORS exposes it), or null. */
   sendPart(target: PartTarget, part: Blob, signal: AbortSignal, onProgress: (loaded: number) => void): Promise<string | null>;
+}
+
+/** The request of upload processing (issue 14), apart from `Transport` so that upload fakes need not answer it. */
+export interface ProcessingTransport {
+  /** `POST {endpoint}/process`: starts (or, after `failed`, restarts) the checks of an uploaded file; resolves with its state. */
+  startProcessing(endpoint: string, request: ProcessRequest, signal: AbortSignal): Promise<ProcessingState>;
 }
 
 const aborted = () => new UploadFailure({ code: "aborted" });
@@ -170,7 +178,7 @@ const isUploadUrlAnswer = (body: unknown): body is UploadUrlResponse | Multipart
   isUploadUrlResponse(body) || isMultipartUploadUrlResponse(body);
 
 /** The browser's own `fetch` and `XMLHttpRequest`. */
-export const browserTransport: Transport = {
+export const browserTransport: Transport & ProcessingTransport = {
   requestTarget: (endpoint, request, signal) => postJson(endpoint, "/upload-url", request, isUploadUrlAnswer, signal),
   send,
   signParts: (endpoint, request, signal) => postJson(endpoint, "/multipart/sign-parts", request, isSignPartsResponse, signal),
@@ -180,4 +188,5 @@ export const browserTransport: Transport = {
     await postJson(endpoint, "/multipart/abort", request, anyBody, undefined, { keepalive: true });
   },
   sendPart,
+  startProcessing: (endpoint, request, signal) => postJson(endpoint, "/process", request, isProcessingState, signal),
 };

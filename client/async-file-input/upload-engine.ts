@@ -2,6 +2,7 @@ import { findResumable, resumeInParts, uploadInParts } from "./multipart-upload.
 import { browserTransport, type Transport } from "./transport.js";
 import { UploadFailure } from "./upload-failure.js";
 import { sleep } from "../../shared/sleep.js";
+import type { UploadProcessingPlan } from "../../shared/processing.js";
 
 /**
  * `queued` → `requesting` (asking our server for a target) → `uploading` (bytes to storage) → `done`;
@@ -29,6 +30,8 @@ export interface Upload {
   readonly key?: string;
   /** Why it is `failed`. */
   readonly failure?: UploadFailure;
+  /** The server's processing steps for this file (the field declares some), once `done`. */
+  readonly processing?: UploadProcessingPlan;
 }
 
 export interface UploadEngineOptions {
@@ -138,7 +141,7 @@ export class UploadEngine {
           const record = findResumable(inParts);
           const resumed = record ? await resumeInParts(inParts, record) : null;
           if (resumed) {
-            if (isCurrent()) this.#update(job, { status: "done", loaded: file.size, key: resumed.key });
+            if (isCurrent()) this.#update(job, { status: "done", loaded: file.size, key: resumed.key, processing: record?.processing });
             return;
           }
           const request = { fieldId: settings.fieldId, filename: file.name, contentType, size: file.size, multipart: true };
@@ -148,14 +151,14 @@ export class UploadEngine {
           this.#update(job, { status: "uploading" });
           if ("multipart" in target) {
             const { key } = await uploadInParts(inParts, target);
-            if (isCurrent()) this.#update(job, { status: "done", loaded: file.size, key });
+            if (isCurrent()) this.#update(job, { status: "done", loaded: file.size, key, processing: target.processing });
             return;
           }
           await transport.send(target.upload, file, contentType, controller.signal, (loaded) => {
             if (isCurrent()) this.#update(job, { loaded: Math.min(loaded, file.size) });
           });
           if (!isCurrent()) return;
-          this.#update(job, { status: "done", loaded: file.size, key: target.key });
+          this.#update(job, { status: "done", loaded: file.size, key: target.key, processing: target.processing });
           return;
         } catch (error) {
           if (!isCurrent()) return;

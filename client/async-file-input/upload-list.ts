@@ -2,10 +2,12 @@ import type { ReactiveController, ReactiveControllerHost } from "lit";
 import {
   AsyncUploadCompleteEvent,
   AsyncUploadErrorEvent,
+  AsyncUploadProcessingEvent,
   AsyncUploadProgressEvent,
   AsyncUploadStartEvent,
 } from "./events.js";
-import { isBusy, keyOf, nameOf, percentOf, type Entry, type RowAction, type UploadEntry } from "./file-row.js";
+import { checkClass, checkText, isBusy, keyOf, nameOf, percentOf, type Entry, type FileCheck, type RowAction, type UploadEntry } from "./file-row.js";
+import { ProcessingController } from "./processing-controller.js";
 import { strings } from "./strings.js";
 import { UploadEngine, type Upload, type UploadSettings, type UploadStatus } from "./upload-engine.js";
 
@@ -40,6 +42,7 @@ export class UploadList implements ReactiveController {
   readonly #host: UploadListHost;
   readonly #options: UploadListOptions;
   readonly #engine = new UploadEngine({ onChange: (upload, previous) => this.#onUploadChange(upload, previous) });
+  readonly #processing = new ProcessingController({ onChange: (entry, previous) => this.#onCheckChange(entry, previous) });
 
   constructor(host: UploadListHost, options: UploadListOptions) {
     this.#host = host;
@@ -68,6 +71,14 @@ export class UploadList implements ReactiveController {
 
   get failed(): boolean {
     return this.entries.some((entry) => entry.kind === "upload" && entry.upload.status === "failed");
+  }
+
+  /** The first uploaded file the server has not passed (checking, rejected or not checked), if any. */
+  get unchecked(): { name: string; check: FileCheck } | undefined {
+    for (const entry of this.entries) {
+      if (entry.kind === "upload" && entry.check && entry.check.state !== "passed") return { name: nameOf(entry), check: entry.check };
+    }
+    return undefined;
   }
 
   /** The files whose keys are in the form value, for the browser to restore. */
@@ -102,7 +113,9 @@ export class UploadList implements ReactiveController {
   /** A row's button other than Replace (which only opens the chooser). */
   act(action: Exclude<RowAction, "replace">, entry: Entry): void {
     if (action === "retry") {
-      if (entry.kind === "upload") this.#engine.retry(entry.upload.id);
+      if (entry.kind === "upload" && entry.check) {
+        if (!this.#processing.retry(entry)) this.#check(entry, true);
+      } else if (entry.kind === "upload") this.#engine.retry(entry.upload.id);
       return;
     }
     this.#refocus = this.#host.matches(":focus-within");
@@ -129,9 +142,19 @@ export class UploadList implements ReactiveController {
     this.#host.requestUpdate();
   }
 
-  /** Stops an entry's upload and frees its preview. */
+  /** Stops following the checks of every file (the element left the page); connecting again follows them again. */
+  hostDisconnected(): void {
+    for (const entry of this.entries) if (entry.kind === "upload") this.#processing.stop(entry);
+  }
+
+  hostConnected(): void {
+    for (const entry of this.entries) this.#check(entry);
+  }
+
+  /** Stops an entry's upload (and the following of its checks) and frees its preview. */
   #forget(entry: Entry): void {
     if (entry.kind !== "upload") return;
+    this.#processing.stop(entry);
     this.#engine.cancel(entry.upload.id);
     if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
   }
@@ -158,6 +181,7 @@ export class UploadList implements ReactiveController {
       this.#replaced = undefined;
       host.dispatchEvent(new AsyncUploadCompleteEvent({ id, file, key: upload.key ?? "" }));
       this.#options.announce(strings.announceUploaded(file.name));
+      this.#check(entry);
       this.#options.changed(true);
     } else if (upload.status === "failed" && previous !== "failed" && upload.failure) {
       const message = strings.uploadError(upload.failure);
@@ -166,5 +190,24 @@ export class UploadList implements ReactiveController {
       this.#options.announce(strings.announceFailed(file.name, message));
       this.#options.changed(false);
     }
+  }
+
+  /** Follows the server's checks of an uploaded file whose field declares processing steps (unless already). */
+  #check(entry: Entry, again = false): void {
+    if (entry.kind !== "upload" || entry.upload.status !== "done" || !entry.upload.processing || !entry.upload.key) return;
+    if (!again && entry.check && checkClass(entry.check) !== "checking") return;
+    this.#processing.start(entry, entry.upload.settings.endpoint, entry.upload.key, entry.upload.processing);
+  }
+
+  #onCheckChange(entry: UploadEntry, previous: FileCheck): void {
+    const check = entry.check!;
+    this.#host.requestUpdate();
+    const { id, file, key = "" } = entry.upload;
+    this.#host.dispatchEvent(new AsyncUploadProcessingEvent({ id, file, key, ...check }));
+    const text = checkText(check);
+    if (text !== checkText(previous) || check.reason !== previous.reason) {
+      this.#options.announce(strings.announceCheck(file.name, text, check.reason));
+    }
+    this.#options.changed(false);
   }
 }
