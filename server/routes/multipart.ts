@@ -107,19 +107,23 @@ export function multipartRoutes(deps: RouteDeps): Hono<RoutesEnv> {
   app.post("/abort", sameOrigin, smallBody(), jsonBody(multipartKeyRequestSchema), async (c) => {
     const request = c.req.valid("json");
     const principal = await requirePrincipal(c, deps.getPrincipal);
-    // The row is marked first: from then on nothing can complete or save it, and cleanup finishes
-    // the job (parts still in flight, a storage that failed below) with the upload id it keeps.
+    // The row is marked first: from then on nothing can complete, save or add a part to it.
     const open = await deps.db.transaction(async (tx) => {
       const found = await loadUpload(tx, deps, request.key, principal, { lock: true });
       await tx.update(asyncTempFile).set({ status: "canceled" }).where(eq(asyncTempFile.id, found.row.id));
       return found;
     });
-    if (open.state) {
-      try {
-        await open.capability.abort(open.row.key, open.state.uploadId);
-      } catch (error) {
-        deps.log(`canceling the chunked upload "${open.row.key}" failed; cleanup-temp-files will finish it`, error);
-      }
+    // Then whatever was stored goes at once, staged parts and the object alike (an upload canceled
+    // after its parts were assembled, or a single upload that already arrived): canceling frees the
+    // principal's pending slot, so keeping the bytes until cleanup would let upload → cancel loops
+    // store without bound. The canceled row stays with its upload id until cleanup-temp-files removes
+    // it: a repeat of both calls (nothing left, unless a part was still in flight, which S3 allows),
+    // or the whole job should the storage fail here.
+    try {
+      if (open.state) await open.capability.abort(open.row.key, open.state.uploadId);
+      await open.field.storage.delete(open.row.key);
+    } catch (error) {
+      deps.log(`canceling the upload "${open.row.key}" failed; cleanup-temp-files will finish it`, error);
     }
     return c.body(null, 204, NO_STORE);
   });
