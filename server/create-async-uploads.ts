@@ -3,7 +3,9 @@ import type { CommitRequest, CommitResult } from "./commit/commit.js";
 import { commitInTransaction, type Save } from "./commit/transaction.js";
 import type { Database } from "./db/database.js";
 import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys.js";
+import { createLiveChannel, type LiveChannel, type LiveOptions } from "./live/live-channel.js";
 import { findPendingUpload, type PendingUpload, type PendingUploadQuery } from "./pending-upload.js";
+import { UploadProcessing, type ProcessingOptions } from "./processing/upload-processing.js";
 import { FieldRegistry } from "./registry.js";
 import type { RouteDeps } from "./routes/deps.js";
 import { createRoutes } from "./routes/index.js";
@@ -45,6 +47,10 @@ export interface AsyncUploadsOptions {
   now?: () => Date;
   /** Where work left for cleanup is reported. @default console.warn */
   log?: (message: string, error: unknown) => void;
+  /** The live channel (`GET {base}/events`): fan-out, heartbeat, bounds. See README "Live events". */
+  live?: LiveOptions;
+  /** Where upload processing runs (fields with `processing` steps): pg-boss schema, worker, concurrency. See README "Processing uploads". */
+  processing?: ProcessingOptions;
 }
 
 export interface AsyncUploads {
@@ -68,6 +74,22 @@ export interface AsyncUploads {
   /** The resolved settings, for the cleanup command. */
   settings: Readonly<{ tempPrefix: string; uploadUrlLifetimeMs: number; tempFileLifetimeMs: number }>;
   db: Database;
+  /**
+   * Sends `event` with small JSON `data` to the streams that hear `topic` on every instance; with `tx`
+   * only once that transaction commits, never if it rolls back.
+   */
+  publish: LiveChannel["publish"];
+  /** A short-lived token that lets `principal`'s stream hear `topic` (`GET {base}/events?topic=<token>`). */
+  topicToken(topic: string, principal: string): string;
+  /** The live channel: publishing, topic tokens, snapshot providers. */
+  live: LiveChannel;
+  /**
+   * Starts what runs in the background: pg-boss and the processing worker, when a field declares
+   * `processing` steps (nothing otherwise). Call it once at start-up, after registering the fields.
+   */
+  start(): Promise<void>;
+  /** Stops what runs in the background (the processing worker and pg-boss, the live channel's LISTEN and its open streams). */
+  close(): Promise<void>;
 }
 
 /** Creates the field registry, the routes and the commit step around one database and default storage. */
@@ -83,6 +105,7 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
   const registry = new FieldRegistry(options.storage);
   const now = options.now ?? (() => new Date());
   const log = options.log ?? ((message: string, error: unknown) => console.warn(`[async-uploads] ${message}`, error));
+  const live = createLiveChannel({ ...options.live, db: options.db, secret: options.secret, now: () => now().getTime(), log });
   const deps: RouteDeps = {
     db: options.db,
     registry,
@@ -98,7 +121,10 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     allowedOrigins: options.allowedOrigins ?? [],
     now,
     log,
+    live,
   };
+  const processing = new UploadProcessing({ db: options.db, registry, live, now, log, options: options.processing });
+  deps.processing = processing;
   if (deps.tempFileLifetimeMs < deps.uploadUrlLifetimeMs) {
     throw new Error("[async-uploads] tempFileLifetime must not be shorter than uploadUrlLifetime");
   }
@@ -121,6 +147,14 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     findPendingUpload: (query) => findPendingUpload(options.db, query, now()),
     settings: { tempPrefix: deps.tempPrefix, uploadUrlLifetimeMs: deps.uploadUrlLifetimeMs, tempFileLifetimeMs: deps.tempFileLifetimeMs },
     db: options.db,
+    publish: (topic, event, data, publishOptions) => live.publish(topic, event, data, publishOptions),
+    topicToken: (topic, principal) => live.topicToken(topic, principal),
+    live,
+    start: () => processing.start(),
+    close: async () => {
+      await processing.close();
+      await live.close();
+    },
   };
 }
 

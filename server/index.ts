@@ -9,6 +9,8 @@ export { connectDatabase, type Connection, type ConnectOptions, type Database } 
 export { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, migrateAsyncUploads, type MigrateOptions } from "./db/migrate.js";
 export { asyncTempFile, type AsyncTempFile } from "./db/schema.js";
 export { AsyncUploadsError } from "./errors.js";
+export { postgresFanout, type Fanout, type LiveMessage, type PostgresFanoutOptions } from "./live/fanout.js";
+export { userTopic, type LiveChannel, type LiveOptions, type LiveSnapshot, type SnapshotProvider } from "./live/live-channel.js";
 export { MissingPeerDependencyError } from "./peer-dependency.js";
 export type { PendingUpload, PendingUploadQuery } from "./pending-upload.js";
 export { FieldRegistry, GiB, KiB, MiB, type Field, type FieldOptions } from "./registry.js";

@@ -31,10 +31,23 @@ export interface LiveTopicRefused {
   message: string;
 }
 
+/**
+ * The last event of a stream the server ends on purpose (SSE event `stream-closed`), just before it
+ * closes. `too_many_streams`: this principal opened more streams than the server keeps, and this was the
+ * oldest; a client should not reconnect on its own (it would close another tab's stream in turn).
+ * `too_slow`: the client did not read its events; `shutting_down`: the instance stops. After these two
+ * a reconnect is right (the snapshot brings back what was missed).
+ */
+export interface LiveStreamClosed {
+  code: "too_many_streams" | "too_slow" | "shutting_down";
+  message: string;
+}
+
 /** SSE event names the server itself uses; `publish` refuses them. */
 export const LIVE_READY_EVENT = "ready";
 export const LIVE_REFUSED_EVENT = "topic-refused";
-export const LIVE_RESERVED_EVENTS: readonly string[] = [LIVE_READY_EVENT, LIVE_REFUSED_EVENT, "message", "error", "open"];
+export const LIVE_CLOSED_EVENT = "stream-closed";
+export const LIVE_RESERVED_EVENTS: readonly string[] = [LIVE_READY_EVENT, LIVE_REFUSED_EVENT, LIVE_CLOSED_EVENT, "message", "error", "open"];
 
 /**
  * A topic: `broadcast`, or `<kind>:<id>` — `user:<principal>`, `window:<id>`, `upload:<fileId>`,

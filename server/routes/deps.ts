@@ -1,6 +1,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 import { basePath } from "hono/route";
 import type { Database } from "../db/database.js";
+import type { LiveServer } from "../live/live-channel.js";
 import type { FieldRegistry } from "../registry.js";
 import type { UrlContext } from "../storage/types.js";
 import { signToken } from "../tokens.js";
@@ -25,6 +26,8 @@ export interface RouteDeps {
   now: () => Date;
   /** Where work left for cleanup is reported (e.g. a canceled chunked upload the storage would not abort). */
   log: (message: string, error: unknown) => void;
+  /** The live channel (`GET /events`, publishing, topic tokens). */
+  live: LiveServer;
 }
 
 /** The Hono env of the routes: where the app mounted them, recorded once per request by `recordMountPoint`. */
