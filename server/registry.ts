@@ -1,5 +1,7 @@
 import { acceptEntryProblem, type AcceptList } from "../shared/accept.js";
 import { FIELD_ID } from "../shared/schemas.js";
+import { resolveProcessingSteps } from "./processing/steps.js";
+import type { ProcessingStep, ResolvedStep } from "./processing/types.js";
 import type { StorageDriver } from "./storage/types.js";
 
 export const KiB = 1024;
@@ -60,13 +62,21 @@ export interface FieldOptions {
   canDownload?: (context: FieldAccessContext & { instanceId: string }) => boolean | Promise<boolean>;
   /** The stored key(s) of this field for an instance, for downloads; null when there is none. */
   resolveKey?: (context: { instanceId: string; fieldId: string }) => Promise<string | readonly string[] | null>;
+  /**
+   * Steps run on every upload after it arrived (virus scan, thumbnail…), as jobs on pg-boss, after the
+   * built-in `verify` step; the form's value can be saved only once they all passed. Needs
+   * `await uploads.start()`. See README "Processing uploads". @default [] (no processing)
+   */
+  processing?: ProcessingStep[];
 }
 
 /** A registered field with every default filled in. */
-export interface Field extends Required<Omit<FieldOptions, "storage" | "resolveKey">> {
+export interface Field extends Required<Omit<FieldOptions, "storage" | "resolveKey" | "processing">> {
   id: string;
   storage: StorageDriver;
   resolveKey?: FieldOptions["resolveKey"];
+  /** The app's processing steps, checked and defaulted (the built-in `verify` is not listed); empty for none. */
+  processing: ResolvedStep[];
 }
 
 /**
@@ -106,6 +116,8 @@ export class FieldRegistry {
     for (const name of ["uploadTo", "canUpload", "canDownload", "resolveKey"] as const) {
       if (options[name] !== undefined && typeof options[name] !== "function") fail(`${name} must be a function`);
     }
+    const processing = resolveProcessingSteps(options.processing);
+    if ("problem" in processing) fail(processing.problem);
     const field: Field = {
       id,
       maxSize: options.maxSize,
@@ -119,6 +131,7 @@ export class FieldRegistry {
       canUpload: options.canUpload ?? (() => true),
       canDownload: options.canDownload ?? (() => false),
       resolveKey: options.resolveKey,
+      processing: "steps" in processing ? processing.steps : [],
     };
     this.#fields.set(id, field);
     return field;
@@ -126,6 +139,11 @@ export class FieldRegistry {
 
   get(id: string): Field | undefined {
     return this.#fields.get(id);
+  }
+
+  /** Whether any field declares processing steps (then `start()` runs pg-boss). */
+  hasProcessing(): boolean {
+    return this.all().some((field) => field.processing.length > 0);
   }
 
   /** Every registered field (cleanup needs each field's storage). */

@@ -123,6 +123,8 @@ async function commitNewUpload(
   if (row.expiresAt.getTime() <= deps.now().getTime()) throw refuse("This upload has expired. Please choose the file again.");
   // A chunked upload whose parts were never assembled (`multipart/complete`): there is no file yet.
   if (row.uploadId !== null) throw refuse("This file has not finished uploading. Wait until it has, or choose it again.");
+  // A field with processing steps takes a file only once every step passed (`server/processing/`).
+  if (field.processing.length > 0 && row.processingState !== "passed") throw refuse(processingRefusal(row));
 
   const filename = basenameOfKey(row.key);
   const finalKey = field.uploadTo({ fieldId: field.id, instanceId: request.instanceId, filename, fileId: row.id });
@@ -162,6 +164,13 @@ async function commitNewUpload(
     rowId: row.id,
     tempKey: row.key,
   };
+}
+
+/** Why a file of a field with processing steps cannot be saved yet, in the person's words. */
+function processingRefusal(row: AsyncTempFile): string {
+  if (row.processingState === "rejected") return `This file was rejected: ${row.processingReason ?? "it did not pass the checks"}`;
+  if (row.processingState === "failed") return "This file could not be checked. Try again, or choose another file.";
+  return "This file is still being checked. Wait until it is ready, or remove it.";
 }
 
 function normalizeValue(field: Field, value: CommitRequest["value"]): string[] {

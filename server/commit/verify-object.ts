@@ -4,6 +4,9 @@ import { basenameOfKey } from "../keys.js";
 import type { Field } from "../registry.js";
 import { inspectContent, SNIFF_BYTES, type InspectedContent } from "./inspect-content.js";
 
+/** What verification needs of an upload's row. */
+export type UploadedFile = Pick<AsyncTempFile, "key" | "declaredSize" | "contentType" | "originalFilename">;
+
 export type Verification =
   | { ok: true; size: number; content: InspectedContent }
   | { ok: false; reason: string; message: string };
@@ -14,7 +17,7 @@ export type Verification =
  * accepted type. The messages are for the person filling in the form. `key` is where the bytes are
  * read (the row's temp key, or the copy commit made of it); the name checked is always the row's.
  */
-export async function verifyStoredObject(field: Field, row: AsyncTempFile, key = row.key): Promise<Verification> {
+export async function verifyStoredObject(field: Field, row: UploadedFile, key = row.key): Promise<Verification> {
   const info = await field.storage.stat(key);
   if (!info) {
     return { ok: false, reason: "object missing", message: "The file did not finish uploading. Please choose it again." };
