@@ -63,14 +63,25 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     if (range.offset !== claims.offset || range.size !== claims.size) throw new AsyncUploadsError("invalid_token", "This part link does not match its upload.");
     const body = c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
+    let failure: unknown = null;
     try {
       await storage.multipart.writePart(claims.key, claims.partNumber, body, claims.size);
     } catch (error) {
       // A dropped connection is what chunked uploads are for, not a server error: nothing was kept,
       // and the browser sends the part again.
       if (c.req.raw.signal.aborted) throw new AsyncUploadsError("invalid_request", "The connection was lost before the part arrived whole.");
-      rethrowRefusal(error);
+      if (error instanceof FilesystemError && error.kind !== "gone") rethrowRefusal(error);
+      failure = error;
     }
+    // `complete` or a cancel may have run while the part streamed in and removed the parts: this one
+    // went with them (its write failed) or came after them, and nothing would ever remove it.
+    if (!(await stillTakesParts(deps, claims.key, claims.uploadId))) {
+      await storage.multipart.abort(claims.key, claims.uploadId).catch((error: unknown) => {
+        deps.log(`removing a part that arrived after "${claims.key}" was completed or canceled failed; cleanup-temp-files will finish it`, error);
+      });
+      throw new AsyncUploadsError("already_uploaded", "This upload is complete, canceled or expired; it takes no more parts.", { cause: failure ?? undefined });
+    }
+    if (failure !== null) rethrowRefusal(failure);
     return c.body(null, 201);
   });
 
@@ -93,6 +104,20 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
   });
 
   return app;
+}
+
+/**
+ * Whether the chunked upload still takes parts (pending, same upload id). Read under a share lock,
+ * which waits for a `complete` or cancel holding the row, so a part is either seen by that
+ * completion or sees the upload closed; never neither.
+ */
+async function stillTakesParts(deps: RouteDeps, key: string, uploadId: string): Promise<boolean> {
+  const [row] = await deps.db
+    .select({ status: asyncTempFile.status, uploadId: asyncTempFile.uploadId })
+    .from(asyncTempFile)
+    .where(eq(asyncTempFile.key, key))
+    .for("share");
+  return row?.status === "pending" && row.uploadId === uploadId;
 }
 
 /** The field's driver, when it is one that receives and serves the bytes through these routes. */
