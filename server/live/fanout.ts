@@ -77,7 +77,7 @@ export function encodeMessage(message: LiveMessage): string {
   if (bytes > NOTIFY_PAYLOAD_LIMIT) {
     throw new Error(
       `[async-uploads] live event "${message.event}" on "${message.topic}" is ${bytes} bytes once encoded; ` +
-        `PostgreSQL NOTIFY carries at most ${NOTIFY_PAYLOAD_LIMIT}. Publish ids and versions, and let the page fetch the rest.`,
+        `PostgreSQL NOTIFY carries at most ${NOTIFY_PAYLOAD_LIMIT} bytes. Publish ids and versions, and let the page fetch the rest.`,
     );
   }
   return payload;
