@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { createAsyncUploads, MiB, type AsyncUploads, type AsyncUploadsOptions, type Database, type StorageDriver } from "async-uploads/server";
+import { demoScanStep } from "./scan-step";
 import { documents } from "./schema";
 import { readSession, sessionKey } from "./session";
 
@@ -23,6 +24,12 @@ export interface DemoUploadsOptions {
   secret: string;
   /** Extra settings (lifetimes, clock) for tests. */
   overrides?: Partial<Omit<AsyncUploadsOptions, "db" | "storage" | "secret">>;
+  /**
+   * Runs the stand-in virus scan (`scan-step.ts`) on every attachment, taking this many seconds, so the
+   * form shows Checking → Scanning for viruses → Ready live; needs `await uploads.start()`. `npm start`
+   * sets 1.5. Absent: no processing and no job worker, as before.
+   */
+  scanSeconds?: number;
 }
 
 /**
@@ -30,7 +37,7 @@ export interface DemoUploadsOptions {
  * uploaded to, downloaded and resolved only by the session that owns it. Used by the web app and by
  * the cleanup command (through `uploads-config.ts`), so both run with one configuration.
  */
-export function createDemoUploads({ db, storage, secret, overrides }: DemoUploadsOptions): AsyncUploads {
+export function createDemoUploads({ db, storage, secret, overrides, scanSeconds }: DemoUploadsOptions): AsyncUploads {
   const cookieKey = sessionKey(secret);
   const uploads = createAsyncUploads({
     db,
@@ -65,6 +72,7 @@ export function createDemoUploads({ db, storage, secret, overrides }: DemoUpload
     canUpload,
     canDownload,
     resolveKey: keyOf(documents.attachmentKey),
+    ...(scanSeconds ? { processing: [demoScanStep(scanSeconds)] } : {}),
   });
   uploads.registry.register(COVER_FIELD, {
     maxSize: COVER_MAX_SIZE,

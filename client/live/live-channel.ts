@@ -1,4 +1,5 @@
 import {
+  LIVE_CLOSED_EVENT,
   LIVE_READY_EVENT,
   LIVE_REFUSED_EVENT,
   LIVE_TOPIC_PARAM,
@@ -47,8 +48,6 @@ interface Stream {
   backoffMs: number;
 }
 
-/** The server closes a stream with this event (shared/live.ts's LIVE_CLOSED_EVENT). */
-const LIVE_CLOSED_EVENT = "stream-closed";
 /** Changes of the token set within this time make one reconnection (elements subscribe file by file). */
 const RECONNECT_DEBOUNCE_MS = 50;
 const FIRST_BACKOFF_MS = 2_000;
