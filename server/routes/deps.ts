@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { basePath } from "hono/route";
 import type { Database } from "../db/database.js";
 import type { LiveServer } from "../live/live-channel.js";
+import type { UploadProcessing } from "../processing/upload-processing.js";
 import type { FieldRegistry } from "../registry.js";
 import type { UrlContext } from "../storage/types.js";
 import { signToken } from "../tokens.js";
@@ -28,6 +29,8 @@ export interface RouteDeps {
   log: (message: string, error: unknown) => void;
   /** The live channel (`GET /events`, publishing, topic tokens). */
   live: LiveServer;
+  /** Upload processing (`POST /process`, the `processing` plan of `upload-url`). */
+  processing?: UploadProcessing;
 }
 
 /** The Hono env of the routes: where the app mounted them, recorded once per request by `recordMountPoint`. */

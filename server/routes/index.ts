@@ -7,6 +7,7 @@ import { downloadRoutes } from "./download.js";
 import { eventsRoutes } from "./events.js";
 import { filesystemRoutes } from "./filesystem.js";
 import { multipartRoutes } from "./multipart.js";
+import { processRoutes } from "./process.js";
 import { settleRequestBody } from "./request-body.js";
 import { uploadUrlRoutes } from "./upload-url.js";
 
@@ -20,6 +21,7 @@ export function createRoutes(deps: RouteDeps): Hono {
   app.route("/fs", filesystemRoutes(deps));
   app.route("/multipart", multipartRoutes(deps));
   app.route("/download", downloadRoutes(deps));
+  app.route("/process", processRoutes(deps));
   app.route("/events", eventsRoutes(deps, deps.live));
   // A catch-all route, not `notFound`: once mounted with `app.route`, a sub-app's `notFound` is never
   // asked (the app's own answers), and an unknown path under the mount point must still get the contract's JSON.

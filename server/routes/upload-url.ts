@@ -68,7 +68,7 @@ async function issueSingleUpload(deps: RouteDeps, { request, principal, field, m
     urlContextFor(deps, mountPoint, field.id),
   );
   await insertPendingUpload(deps, { id, key, request, principal, field, now, multipart: null });
-  return { key, upload, expiresAt: expiresAt.toISOString() };
+  return { key, upload, expiresAt: expiresAt.toISOString(), ...processingOf(deps, field, id, principal) };
 }
 
 /** A chunked upload started at the storage; the browser asks for its part URLs through `multipart/sign-parts`. */
@@ -84,7 +84,7 @@ async function issueChunkedUpload(deps: RouteDeps, { request, principal, field }
   const { plan, state } = await startMultipartUpload(field, { key, contentType: request.contentType, size: request.size });
   const row = await insertPendingUpload(deps, { id, key, request, principal, field, now, multipart: state });
   // A chunked upload can be continued (resumed) until the row expires, not just for one URL's lifetime.
-  return { key, multipart: plan, expiresAt: row.expiresAt.toISOString() };
+  return { key, multipart: plan, expiresAt: row.expiresAt.toISOString(), ...processingOf(deps, field, id, principal) };
 }
 
 /** Records the upload as pending (what commit and cleanup work from), within the limits on unsaved uploads. */
@@ -112,4 +112,10 @@ async function insertPendingUpload(
     });
   });
   return { expiresAt };
+}
+
+/** `processing` of the answer, for a field with processing steps: what to follow on the events stream. */
+function processingOf(deps: RouteDeps, field: Field, fileId: string, principal: string) {
+  const processing = deps.processing?.plan(field, fileId, principal);
+  return processing ? { processing } : {};
 }
