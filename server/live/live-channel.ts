@@ -42,6 +42,8 @@ export interface LiveChannel {
   topicToken(topic: string, principal: string, lifetimeSeconds?: number): string;
   /** The current state of an object topic (`upload:<id>` → prefix "upload"), for the (re)connect snapshot. */
   registerSnapshot(prefix: string, provider: SnapshotProvider): void;
+  /** What this instance holds now: open streams, their hub listeners, topics heard (for metrics and leak checks). */
+  stats(): { streams: number; listeners: number; topics: number };
   /** Stops listening and closes this instance's open streams. */
   close(): Promise<void>;
 }
@@ -142,6 +144,10 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
         deps.log(`the snapshot of ${topic} failed`, error);
         return null;
       }
+    },
+    stats() {
+      const { streams, listeners, topics } = hub.stats();
+      return { streams, listeners, topics };
     },
     track(close) {
       open.add(close);

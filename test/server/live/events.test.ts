@@ -17,7 +17,7 @@ beforeAll(async () => {
     now: () => new Date(clock),
     live: { heartbeatSeconds: 0.2, maxStreamsPerPrincipal: 3, maxTopicsPerStream: 5 },
     register: (uploads) =>
-      uploads.live.registerSnapshot("upload", async (id, principal) => snapshots.get(`${principal}/${id}`) ?? null),
+      uploads.live.registerSnapshot("doc", async (id, principal) => snapshots.get(`${principal}/${id}`) ?? null),
   });
 });
 afterAll(async () => {
@@ -67,13 +67,13 @@ describe("GET /events", () => {
 
   it("hears an object topic only with its token, and sends its snapshot first, again on reconnect", async () => {
     snapshots.set("alice/f1", { event: "processing", data: { state: "running" }, version: 3 });
-    const token = t.uploads.topicToken("upload:f1", "alice");
+    const token = t.uploads.topicToken("doc:f1", "alice");
     const stream = await connect(tokens(token));
     await stream.expect("ready");
-    expect(await stream.expect<LiveEvent>("processing")).toEqual({ topic: "upload:f1", event: "processing", data: { state: "running" }, version: 3 });
-    await t.uploads.publish("upload:f2", "processing", { other: true }); // no token for it
-    await t.uploads.publish("upload:f1", "processing", { state: "passed" }, { version: 4 });
-    expect(await stream.expect<LiveEvent>("processing")).toMatchObject({ topic: "upload:f1", version: 4 });
+    expect(await stream.expect<LiveEvent>("processing")).toEqual({ topic: "doc:f1", event: "processing", data: { state: "running" }, version: 3 });
+    await t.uploads.publish("doc:f2", "processing", { other: true }); // no token for it
+    await t.uploads.publish("doc:f1", "processing", { state: "passed" }, { version: 4 });
+    expect(await stream.expect<LiveEvent>("processing")).toMatchObject({ topic: "doc:f1", version: 4 });
     await stream.cancel();
 
     snapshots.set("alice/f1", { event: "processing", data: { state: "passed" }, version: 4 });
@@ -85,7 +85,7 @@ describe("GET /events", () => {
 
   it("refuses bad topic tokens one by one with topic-refused and keeps the rest of the stream", async () => {
     snapshots.set("alice/good", { event: "processing", data: "ok", version: 1 });
-    const good = t.uploads.topicToken("upload:good", "alice");
+    const good = t.uploads.topicToken("doc:good", "alice");
     const bobs = t.uploads.topicToken("upload:bobs", "bob");
     const mac = t.uploads.topicToken("upload:x", "alice").split(".")[1];
     const forged = Buffer.from(JSON.stringify({ p: "topic", s: "alice", t: "upload:other", x: clock + 60_000 })).toString("base64url");
@@ -106,7 +106,7 @@ describe("GET /events", () => {
       ]);
       // The fifth token is good; the sixth is past maxTopicsPerStream (5 here).
       expect(await stream.expect<LiveTopicRefused>("topic-refused")).toMatchObject({ code: "too_many_topics" });
-      expect(await stream.expect<LiveEvent>("processing")).toMatchObject({ topic: "upload:good" });
+      expect(await stream.expect<LiveEvent>("processing")).toMatchObject({ topic: "doc:good" });
       await t.uploads.publish("upload:bobs", "processing", "no");
       await t.uploads.publish("upload:other", "processing", "no");
       await t.uploads.publish(userTopic("alice"), "still-here", "yes");
@@ -132,6 +132,31 @@ describe("GET /events", () => {
     await t.uploads.publish(userTopic("carol"), "note", 1);
     for (const stream of [...others, fourth]) expect(await stream.expect<LiveEvent>("note")).toMatchObject({ data: 1 });
     for (const stream of [...others, fourth, dave]) await stream.cancel();
+  });
+});
+
+describe("streams that must end", () => {
+  it("frees at once the stream of a client that stops reading, once 256 events wait for it", async () => {
+    const before = t.uploads.live.stats().streams;
+    const response = await t.request("/events", { as: "sleepy" }); // its body is never read
+    expect(t.uploads.live.stats().streams).toBe(before + 1);
+    for (let i = 0; i < 260; i++) await t.uploads.publish(userTopic("sleepy"), "n", i);
+    const deadline = Date.now() + 5000;
+    while (t.uploads.live.stats().streams > before && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    expect(t.uploads.live.stats().streams).toBe(before);
+    await response.body?.cancel();
+  });
+
+  it("close() tells every open stream and ends it", async () => {
+    const other = await createTestUploads({});
+    const response = await other.request("/events");
+    const stream = new SseReader(response.body!);
+    await stream.expect("ready");
+    await other.uploads.close();
+    expect(await stream.expect<LiveStreamClosed>("stream-closed")).toMatchObject({ code: "shutting_down" });
+    expect(await stream.ended()).toBe(true);
+    expect(other.uploads.live.stats()).toEqual({ streams: 0, listeners: 0, topics: 0 });
+    await other.close();
   });
 });
 
