@@ -13,6 +13,7 @@ import type {
   SignPartsResponse,
 } from "../../../shared/multipart";
 import { createAsyncUploads, type AsyncUploads } from "../../../server/create-async-uploads";
+import { isNoSuchUpload } from "../../../server/storage/s3-multipart";
 import { GiB, KiB, MiB, type FieldOptions } from "../../../server/registry";
 import { startBackend as startTestBackend, type BackendName, type TestBackend } from "../../helpers/backends";
 import { createTestDatabase } from "../../helpers/db";
@@ -20,11 +21,20 @@ import { TEST_SECRET } from "../../helpers/uploads";
 
 export { BACKENDS, type BackendName } from "../../helpers/backends";
 
-/** Fields of the tests: small parts for quick cases, S3-sized parts for the large ones. */
+/**
+ * Fields of the tests: small parts for quick cases, S3-sized parts for the large ones. On S3 (RGW, which
+ * like S3 refuses to assemble parts under 5 MiB but the last) the small field's parts are 5 MiB too:
+ * see `smallPartSize`.
+ */
 export const FIELDS = {
   small: { id: "docs.small", options: { maxSize: 64 * MiB, multipartThreshold: 512 * KiB, partSize: 256 * KiB } },
   large: { id: "docs.large", options: { maxSize: GiB, multipartThreshold: 64 * MiB, partSize: 8 * MiB } },
 } satisfies Record<string, { id: string; options: FieldOptions }>;
+
+/** The small field's part size on `name`: S3's minimum of 5 MiB on S3, 256 KiB elsewhere (quicker). */
+export function smallPartSize(name: BackendName): number {
+  return name === "s3" ? 5 * MiB : 256 * KiB;
+}
 
 /** A backend of test/helpers/backends.ts that can also tell what it holds, staged parts included. */
 export interface Backend extends TestBackend {
@@ -35,8 +45,8 @@ export interface Backend extends TestBackend {
 }
 
 export async function startBackend(name: BackendName): Promise<Backend> {
-  // s3rver does not enforce S3's 5 MiB minimum part size, so tests may use small parts.
-  const backend = await startTestBackend(name, { bucket: "multipart", minPartSize: 1 });
+  // Filesystem and Azure take small parts; S3 (RGW) keeps its 5 MiB minimum.
+  const backend = await startTestBackend(name, { bucket: "multipart", ...(name === "s3" ? {} : { minPartSize: 1 }) });
   const uploads: Array<{ key: string; uploadId: string }> = [];
   return Object.assign(backend, {
     leftovers: () => leftovers(backend, uploads),
@@ -47,12 +57,12 @@ export async function startBackend(name: BackendName): Promise<Backend> {
 async function leftovers(backend: TestBackend, uploads: ReadonlyArray<{ key: string; uploadId: string }>): Promise<string[]> {
   const { s3, s3Client: client, container, root } = backend;
   if (s3 && client) {
-    // Objects, and incomplete uploads: s3rver has no ListMultipartUploads (501), so each upload
-    // started is asked for its parts (ListParts answers NoSuchUpload once it is completed or aborted).
+    // Objects, and incomplete uploads: each upload started is asked for its parts (ListParts answers
+    // NoSuchUpload on S3, NoSuchKey on RGW, once it is completed or aborted).
     const found = await backend.list();
     for (const { key, uploadId } of uploads) {
       const parts = await client.send(new ListPartsCommand({ Bucket: s3.bucket, Key: key, UploadId: uploadId })).catch((error: Error) => {
-        if (error.name === "NoSuchUpload") return null;
+        if (isNoSuchUpload(error)) return null;
         throw error;
       });
       if (parts) found.push(`incomplete upload of ${key} (${parts.Parts?.length ?? 0} parts)`);
@@ -97,7 +107,9 @@ export async function startMultipartApp(backend: Backend, options: { now?: () =>
     log: () => {},
     ...options,
   });
-  for (const field of Object.values(FIELDS)) uploads.registry.register(field.id, field.options);
+  const part = smallPartSize(backend.name);
+  uploads.registry.register(FIELDS.small.id, { ...FIELDS.small.options, partSize: part, multipartThreshold: 2 * part });
+  uploads.registry.register(FIELDS.large.id, FIELDS.large.options);
   const app = new Hono().route("/uploads", uploads.routes);
   const server = await new Promise<Server>((resolve) => {
     const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started as Server));

@@ -1,3 +1,4 @@
+import { AbortMultipartUploadCommand, CompleteMultipartUploadCommand, UploadPartCommand } from "@aws-sdk/client-s3";
 import { eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { partRange, type MultipartUploadUrlResponse, type PartTarget } from "../../../shared/multipart";
@@ -6,7 +7,7 @@ import { mapWithConcurrency } from "../../../server/cleanup/async-utils";
 import { asyncTempFile } from "../../../server/db/schema";
 import { AsyncUploadsError } from "../../../server/errors";
 import type { FilesystemStorage } from "../../../server/storage/filesystem";
-import { FIELDS, randomContent, sha256, startBackend, startMultipartApp, type BackendName, type MultipartApp } from "./harness";
+import { FIELDS, randomContent, sha256, smallPartSize, startBackend, startMultipartApp, type BackendName, type MultipartApp } from "./harness";
 
 const HOUR = 60 * 60 * 1000;
 
@@ -55,8 +56,9 @@ export function describeMultipart(name: BackendName): void {
       expect(response.status).toBe(status);
       return ((await response.json()) as { error: { code: string; message: string } }).error;
     };
-    // 5 parts of 256 KiB, the last one shorter.
-    const SIZE = 4 * 256 * 1024 + 1000;
+    // 5 parts (256 KiB, or 5 MiB on S3), the last one shorter.
+    const PART = smallPartSize(name);
+    const SIZE = 4 * PART + 1000;
 
     beforeAll(async () => {
       app = await startMultipartApp(await startBackend(name), { now: () => new Date(Date.now() + clock) });
@@ -68,15 +70,15 @@ export function describeMultipart(name: BackendName): void {
 
     it("answers a part plan for a large file when the browser can do parts, and a single upload otherwise", async () => {
       const upload = await app.start(FIELDS.small.id, SIZE);
-      expect(upload.multipart).toMatchObject({ partSize: 256 * 1024, partCount: 5 });
+      expect(upload.multipart).toMatchObject({ partSize: PART, partCount: 5 });
       expect(upload.multipart.uploadId).not.toBe("");
       expect(Date.parse(upload.expiresAt) - Date.now()).toBeGreaterThan(23 * HOUR);
-      expect(await rowOf(upload.key)).toMatchObject({ uploadId: upload.multipart.uploadId, partSize: 256 * 1024 });
+      expect(await rowOf(upload.key)).toMatchObject({ uploadId: upload.multipart.uploadId, partSize: PART });
       const request = { fieldId: FIELDS.small.id, filename: "a.bin", contentType: "application/octet-stream" };
       const single = await (await app.post("/upload-url", { ...request, size: SIZE })).json();
       expect(single).toHaveProperty("upload");
       expect(single).not.toHaveProperty("multipart");
-      const small = await (await app.post("/upload-url", { ...request, size: 512 * 1024 - 1, multipart: true })).json();
+      const small = await (await app.post("/upload-url", { ...request, size: 2 * PART - 1, multipart: true })).json();
       expect(small).toHaveProperty("upload");
     });
 
@@ -90,7 +92,7 @@ export function describeMultipart(name: BackendName): void {
       // As after a reload: ask the server what storage holds, and send only the rest.
       const listed = await app.list(upload.key);
       expect(listed).toMatchObject({ partSize: upload.multipart.partSize, partCount: 5, expiresAt: upload.expiresAt });
-      expect(listed.parts.map((part) => [part.partNumber, part.size])).toEqual([[1, 262144], [2, 262144], [4, 262144]]);
+      expect(listed.parts.map((part) => [part.partNumber, part.size])).toEqual([[1, PART], [2, PART], [4, PART]]);
       if (name === "s3") expect(listed.parts.map((part) => part.etag)).toEqual([etags.get(1), etags.get(2), etags.get(4)]);
       const held = new Set(listed.parts.map((part) => part.partNumber));
       const rest = await sendParts(app, upload, content.bytes, range(1, 5).filter((n) => !held.has(n)));
@@ -116,7 +118,7 @@ export function describeMultipart(name: BackendName): void {
       expect(again.status).toBe(200);
       expect(await again.json()).toEqual({ key: upload.key });
       // An earlier completion lost in a crash before the row was updated is recognised too.
-      await app.uploads.db.update(asyncTempFile).set({ uploadId: upload.multipart.uploadId, partSize: 262144 }).where(eq(asyncTempFile.key, upload.key));
+      await app.uploads.db.update(asyncTempFile).set({ uploadId: upload.multipart.uploadId, partSize: PART }).where(eq(asyncTempFile.key, upload.key));
       expect((await app.complete(upload.key, parts)).status).toBe(200);
       expect((await rowOf(upload.key))?.uploadId).toBeNull();
       expect(sha256((await commitAndRead(app, upload.key, SIZE)).bytes)).toBe(content.sha256);
@@ -158,10 +160,10 @@ export function describeMultipart(name: BackendName): void {
 
       it("a part of the wrong size, too small for the storage, or a total that is not the declared size", async () => {
         etags.set(4, await stagePart(upload, 4, slice(upload, content.bytes, 4).subarray(0, 1000)));
-        await refusal(all(), /Part 4 has 1000 bytes but must have exactly 262144/);
+        await refusal(all(), new RegExp(`Part 4 has 1000 bytes but must have exactly ${PART}`));
         etags.set(4, await stagePart(upload, 4, slice(upload, content.bytes, 4)));
         etags.set(5, await stagePart(upload, 5, new Uint8Array(1001)));
-        await refusal(all(), /The parts add up to 1049577 bytes, but the file has 1049576/);
+        await refusal(all(), new RegExp(`The parts add up to ${SIZE + 1} bytes, but the file has ${SIZE}`));
         etags.set(5, await stagePart(upload, 5, slice(upload, content.bytes, 5)));
       });
 
@@ -186,9 +188,12 @@ export function describeMultipart(name: BackendName): void {
       const [target] = await app.sign(upload.key, [1]);
       const url = new URL(target!.url, app.origin);
       if (name === "s3") {
-        // s3rver does not check signatures; S3 refuses a body whose length is not the signed one.
+        // The part's length is signed, and RGW (as S3) refuses a body of any other length.
         expect(url.searchParams.get("X-Amz-SignedHeaders")?.split(";")).toContain("content-length");
         expect(url.searchParams.get("partNumber")).toBe("1");
+        expect(await app.sendPart(target!, new Uint8Array(PART + 1))).toMatchObject({ status: 403 });
+        expect(await app.sendPart(target!, new Uint8Array(1000))).toMatchObject({ status: 403 });
+        expect((await app.list(upload.key)).parts).toEqual([]);
       } else if (name === "azure") {
         // A SAS cannot pin a size: every block's size is checked at completion (above).
         expect(url.searchParams.get("sp")).toBe("w");
@@ -197,7 +202,7 @@ export function describeMultipart(name: BackendName): void {
         expect(Date.parse(url.searchParams.get("se") ?? "") - Date.now()).toBeLessThanOrEqual(15 * 60_000 + 1000);
       } else {
         expect(url.pathname).toMatch(/^\/uploads\/fs\/upload-part\/[\w-]+\.[\w-]+$/);
-        const tooLong = await app.sendPart(target!, new Uint8Array(256 * 1024 + 1));
+        const tooLong = await app.sendPart(target!, new Uint8Array(PART + 1));
         expect(tooLong).toMatchObject({ status: 413 });
         const tooShort = await app.sendPart(target!, new Uint8Array(1000));
         expect(tooShort).toMatchObject({ status: 400 });
@@ -217,7 +222,34 @@ export function describeMultipart(name: BackendName): void {
       } finally {
         clock = 0;
       }
-      expect((await app.list(upload.key)).parts).toEqual([{ partNumber: 1, size: 262144 }]);
+      expect((await app.list(upload.key)).parts).toEqual([{ partNumber: 1, size: PART }]);
+    });
+
+    it.runIf(name === "s3")("an upload the storage no longer has (aborted, or completed, behind the app's back) is abandoned, not a 500", async () => {
+      // RGW answers ListParts for a gone upload with 404 NoSuchKey, S3 with NoSuchUpload.
+      const { s3, s3Client } = app.backend;
+      const content = randomContent(SIZE);
+      const aborted = await app.start(FIELDS.small.id, SIZE);
+      const etags = await sendParts(app, aborted, content.bytes, [1]);
+      await s3Client!.send(new AbortMultipartUploadCommand({ Bucket: s3!.bucket, Key: aborted.key, UploadId: aborted.multipart.uploadId }));
+      for (const response of [await app.post("/multipart/list-parts", { key: aborted.key }), await app.complete(aborted.key, partList(etags))]) {
+        expect(await errorOf(response, 422)).toMatchObject({ code: "invalid_upload", message: expect.stringMatching(/abandoned/) });
+      }
+      // Completed in storage, but the row still open (the app crashed before noting it): listing finds
+      // nothing to resume, and completing recognises the assembled object.
+      const completed = await app.start(FIELDS.small.id, SIZE);
+      const parts = partList(await sendParts(app, completed, content.bytes, range(1, 5)));
+      await s3Client!.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: s3!.bucket,
+          Key: completed.key,
+          UploadId: completed.multipart.uploadId,
+          MultipartUpload: { Parts: parts.map((part) => ({ PartNumber: part.partNumber, ETag: part.etag })) },
+        }),
+      );
+      expect(await errorOf(await app.post("/multipart/list-parts", { key: completed.key }), 422)).toMatchObject({ code: "invalid_upload" });
+      expect((await app.complete(completed.key, parts)).status).toBe(200);
+      expect(sha256((await commitAndRead(app, completed.key, SIZE)).bytes)).toBe(content.sha256);
     });
 
     it("only the principal who started an upload may sign, list, complete or cancel it", async () => {
@@ -288,11 +320,18 @@ export function describeMultipart(name: BackendName): void {
       return cleanupTempFiles(app.uploads, { now: () => new Date(Date.now() + 25 * HOUR), fieldIds: [FIELDS.small.id] });
     }
 
-    /** Puts a part into storage as it is, bypassing the size checks of the part route (filesystem only has those). */
+    /** Puts a part into storage as it is, bypassing the size checks of the part route and of S3's signed URL. */
     async function stagePart(upload: MultipartUploadUrlResponse, partNumber: number, bytes: Uint8Array): Promise<string | undefined> {
       if (name === "filesystem") {
         await (app.backend.storage as FilesystemStorage).multipart.writePart(upload.key, partNumber, [bytes], bytes.length);
         return undefined;
+      }
+      if (name === "s3") {
+        // The signed part URL takes only the planned length (RGW enforces it, as S3); a part of another
+        // size can only come from a service that does not check, played here with our own client.
+        const { s3, s3Client } = app.backend;
+        const command = new UploadPartCommand({ Bucket: s3!.bucket, Key: upload.key, UploadId: upload.multipart.uploadId, PartNumber: partNumber, Body: bytes });
+        return (await s3Client!.send(command)).ETag;
       }
       const [target] = await app.sign(upload.key, [partNumber]);
       const result = await app.sendPart(target!, bytes);

@@ -99,7 +99,7 @@ function describeEnforcingService(name: string, start: () => Promise<Subject>, {
 
     it("copies with a multipart copy above the threshold, keeping the type", async () => {
       const key = `${prefix}/large.bin`;
-      const multipart = storage({ multipartCopyThreshold: 1, copyPartSize: 5 * MiB });
+      const multipart = storage({ multipartCopyThreshold: 1, copyPartSize: 5 * MiB, uploadMethod: "PUT" });
       const content = bytes(6 * MiB); // two parts: S3's smallest part is 5 MiB
       const request = { key, contentType: "application/octet-stream", size: content.length, expiresAt: expiresAt() };
       const target = await multipart.createUploadTarget(request, noLocalUrls);
