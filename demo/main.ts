@@ -1,8 +1,9 @@
-import { serve } from "@hono/node-server";
+import type { AddressInfo } from "node:net";
 import { createDemoApp } from "./app";
 import { ensureComponentBundle } from "./client-bundle";
 import type { StorageDriver } from "async-uploads/server";
 import { ConfigError, type StorageConfig } from "./config";
+import { createDemoServer } from "./http-server";
 import { describeStorage } from "./storage";
 import { openDemoRuntime } from "./uploads-config";
 
@@ -16,10 +17,13 @@ async function main(): Promise<void> {
     throw error;
   }
   const componentScript = await ensureComponentBundle();
-  const { app } = createDemoApp({ db: runtime.connection.db, storage: runtime.storage, secret: runtime.secret, componentScript });
+  // scanSeconds: the attachment's stand-in virus scan (demo/scan-step.ts), run as jobs in this process.
+  const { app, uploads } = createDemoApp({ db: runtime.connection.db, storage: runtime.storage, secret: runtime.secret, componentScript, scanSeconds: 1.5 });
+  await uploads.start();
 
-  const server = serve({ fetch: app.fetch, port: runtime.config.port }, (info) => {
-    console.log(`async-uploads demo: http://localhost:${info.port}/`);
+  const server = createDemoServer(app.fetch);
+  server.listen(runtime.config.port, () => {
+    console.log(`async-uploads demo: http://localhost:${(server.address() as AddressInfo).port}/`);
     console.log(`  database: ${runtime.config.databaseUrl ? "PostgreSQL (DATABASE_URL)" : `PGlite in ${runtime.config.dataDir}/pglite`}`);
     console.log(`  storage:  ${describeStorage(runtime.config.storage)}`);
   });
@@ -30,12 +34,13 @@ async function main(): Promise<void> {
   });
 
   const shutdown = () => {
-    server.close(() => {
+    // Open event streams would hold server.close() back: the uploads close them (and the job worker) first.
+    void uploads.close().finally(() => server.close(() => {
       runtime.close().then(
         () => process.exit(0),
         () => process.exit(1),
       );
-    });
+    }));
   };
   process.once("SIGINT", shutdown);
   process.once("SIGTERM", shutdown);

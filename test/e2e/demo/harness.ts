@@ -1,10 +1,10 @@
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { serve, type ServerType } from "@hono/node-server";
 import type { AsyncUploads } from "../../../server/create-async-uploads";
 import type { Database } from "../../../server/db/database";
 import { createDemoApp } from "../../../demo/app";
+import { createDemoServer } from "../../../demo/http-server";
 import { migrateDemo } from "../../../demo/migrate";
 import { buildClient } from "../../../client/build";
 import type { StorageDriver } from "../../../server/storage/types";
@@ -38,9 +38,9 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
   if (options.withComponent) await buildClient({ outdir: bundleDir });
   const componentScript = join(bundleDir, "async-file-input.js");
   const { app, uploads } = createDemoApp({ db: database.db, storage: storage.storage, secret: DEMO_TEST_SECRET, componentScript });
-  const server: ServerType = await new Promise((resolve) => {
-    const started = serve({ fetch: app.fetch, port: 0, hostname: "127.0.0.1" }, () => resolve(started));
-  });
+  // The server `npm start` runs (demo/main.ts), on a free port.
+  const server = createDemoServer(app.fetch);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("the demo server has no port");
   return {
@@ -52,7 +52,7 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
     listKeys: storage.list,
     async close() {
       await new Promise<void>((resolve) => {
-        if ("closeAllConnections" in server) server.closeAllConnections();
+        server.closeAllConnections();
         server.close(() => resolve());
       });
       await storage.close();
