@@ -2,8 +2,7 @@ import { desc, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
-import type { AsyncUploads } from "async-uploads/server";
-import type { Database } from "async-uploads/server";
+import { settleRequestBody, type AsyncUploads, type Database } from "async-uploads/server";
 import { isDocumentId } from "./fields";
 import { readFormBody } from "./form-body";
 import { sameOriginWrites } from "./same-origin";
@@ -29,6 +28,9 @@ export function documentRoutes({ db, uploads, sessionKey }: DocumentRoutesDeps):
   const app = new Hono<{ Variables: SessionVariables }>();
   // Scoped to the pages' own paths: mounted at "/", a "*" here would also match the uploads routes.
   for (const path of ["/", "/documents/*"]) {
+    // First: whatever refuses the request below (origin, size, an unreadable form), its body is read to
+    // the end or the answer says Connection: close, so the keep-alive connection takes the next request.
+    app.use(path, settleRequestBody);
     app.use(path, anonymousSession(sessionKey));
     // Posts must come from our own pages (Origin / Sec-Fetch-Site), whatever their body, on top of the SameSite cookie.
     app.use(path, sameOriginWrites());

@@ -14,4 +14,6 @@ export { userTopic, type LiveChannel, type LiveOptions, type LiveSnapshot, type 
 export { MissingPeerDependencyError } from "./peer-dependency.js";
 export type { PendingUpload, PendingUploadQuery } from "./pending-upload.js";
 export { FieldRegistry, GiB, KiB, MiB, type Field, type FieldOptions } from "./registry.js";
+// The routes' own guard, for an app's routes that refuse bodies too (the demo's form posts use it).
+export { settleRequestBody } from "./routes/request-body.js";
 export type { StorageDriver } from "./storage/types.js";

@@ -25,6 +25,46 @@ describe("demo app, connections after a refusal (filesystem)", () => {
   const host = (): [string, string] => ["Host", `127.0.0.1:${port}`];
   const homePage = () => rawRequest("GET", "/", [host(), ["Cookie", visitor.cookie]]);
 
+  function formPost(origin: string, body: Buffer, framing: "length" | "chunked"): Buffer {
+    const headers: Array<[string, string]> = [host(), ["Origin", origin], ["Cookie", visitor.cookie], ["Content-Type", "application/x-www-form-urlencoded"]];
+    if (framing === "length") return rawRequest("POST", "/documents", [...headers, ["Content-Length", String(body.byteLength)]], body);
+    const chunked = Buffer.concat([Buffer.from(`${body.byteLength.toString(16)}\r\n`), body, Buffer.from("\r\n0\r\n\r\n")]);
+    return rawRequest("POST", "/documents", [...headers, ["Transfer-Encoding", "chunked"]], chunked);
+  }
+
+  it.each([
+    ["too large", "self", 300 * 1024, "length", 413],
+    ["too large", "self", 300 * 1024, "chunked", 413],
+    ["from another site", "https://evil.example", 200 * 1024, "length", 403],
+    ["from another site", "https://evil.example", 200 * 1024, "chunked", 403],
+  ] as const)("keeps the connection after refusing a form %s (%s, %s bytes, %s)", async (_what, origin, size, framing, status) => {
+    const connection = await RawConnection.open(port);
+    try {
+      connection.write(formPost(origin === "self" ? server.url : origin, Buffer.from(`title=${"x".repeat(size)}`), framing));
+      const refusal = await connection.read();
+      expect(refusal?.status).toBe(status);
+      expect(refusal?.headers.connection).toBe("keep-alive");
+      connection.write(homePage());
+      expect((await connection.read())?.status).toBe(200);
+    } finally {
+      connection.destroy();
+    }
+    expect(await server.db.select().from(documents)).toEqual([]);
+  });
+
+  it("says Connection: close, and closes, when the refused body is too long to read to its end", async () => {
+    const connection = await RawConnection.open(port);
+    try {
+      connection.write(formPost(server.url, Buffer.from(`title=${"x".repeat(3 * 1024 * 1024)}`), "length"));
+      const refusal = await connection.read();
+      expect(refusal?.status).toBe(413);
+      expect(refusal?.headers.connection).toBe("close");
+      expect(await connection.waitClosed()).toBe(true);
+    } finally {
+      connection.destroy();
+    }
+  });
+
   const unreadable: Array<[string, Array<[string, string]>, RegExp]> = [
     ["an unreadable Content-Length", [["Host", "SELF"], ["Content-Length", "abc"]], /could not be read: .*Content-Length/i],
     ["two Content-Lengths", [["Host", "SELF"], ["Content-Length", "1, 2"]], /could not be read/],
