@@ -28,6 +28,8 @@ export interface ProcessingWorld {
   bossSchema: string;
   /** Every `processing` event delivered through the fan-out (so: committed), in arrival order. */
   delivered: LiveMessage[];
+  /** For each delivered event, the version its row had in the database when the event arrived. */
+  arrivals: Promise<{ eventVersion: number; rowVersion: number | undefined }>[];
   /** A new `createAsyncUploads` on this world (one "instance"); `register` adds its fields before start(). */
   instance(options?: Partial<AsyncUploadsOptions> & { register?: (uploads: AsyncUploads) => void; start?: boolean }): Promise<TestInstance>;
   close(): Promise<void>;
@@ -51,8 +53,12 @@ export async function createProcessingWorld(kind: DatabaseKind): Promise<Process
   const bossSchema = `pgboss_${suffix}`;
   const fanout = postgresFanout(connection.db, { channel: `proc_test_${suffix}` });
   const delivered: LiveMessage[] = [];
+  const arrivals: ProcessingWorld["arrivals"] = [];
   const unsubscribe = await fanout.subscribe((message) => {
-    if (message.event === "processing") delivered.push(message);
+    if (message.event !== "processing") return;
+    delivered.push(message);
+    const state = message.data as ProcessingState;
+    arrivals.push(stateOf(connection.db, state.fileId).then((row) => ({ eventVersion: state.version, rowVersion: row?.version })));
   });
   const instances: AsyncUploads[] = [];
 
@@ -62,6 +68,7 @@ export async function createProcessingWorld(kind: DatabaseKind): Promise<Process
     storage,
     bossSchema,
     delivered,
+    arrivals,
     async instance(options = {}) {
       const { register, start = true, ...rest } = options;
       const uploads = createAsyncUploads({
