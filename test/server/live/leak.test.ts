@@ -55,7 +55,7 @@ const connections = () => new Promise<number>((resolve, reject) => server.getCon
 
 describe("streams freed when clients go", () => {
   it("leaves no stream, listener or socket behind after destroyed and half-closed connections", async () => {
-    const streams = [];
+    const streams: Awaited<ReturnType<typeof openStream>>[] = [];
     for (let i = 0; i < 30; i++) streams.push(await openStream(`leak-${i % 3}`));
     expect(t.uploads.live.stats()).toMatchObject({ streams: 30, listeners: 30 });
     expect(await connections()).toBe(30);
