@@ -13,6 +13,7 @@ import {
 } from "../../shared/live.js";
 import { userTopic, type LiveServer } from "../live/live-channel.js";
 import { verifyTopicToken } from "../live/topic-tokens.js";
+import { AsyncUploadsError } from "../errors.js";
 import type { RouteDeps, RoutesEnv } from "./deps.js";
 import { requirePrincipal } from "./guards.js";
 
@@ -29,6 +30,7 @@ const CLOSE_GRACE_MS = 5000;
 export function eventsRoutes(deps: RouteDeps, live: LiveServer): Hono<RoutesEnv> {
   const app = new Hono<RoutesEnv>();
   app.get("/", async (c) => {
+    refuseCrossSite(c.req.raw, deps.allowedOrigins);
     const principal = await requirePrincipal(c, deps.getPrincipal);
     const { topics, refusals } = grantedTopics(live, c.req.queries(LIVE_TOPIC_PARAM) ?? [], principal);
     // The instance's one LISTEN starts with its first stream; a database that cannot listen is a 500 here, not a silent stream.
@@ -37,6 +39,21 @@ export function eventsRoutes(deps: RouteDeps, live: LiveServer): Hono<RoutesEnv>
     return streamSSE(c, (stream) => runStream(live, stream, principal, topics, refusals, c.req.raw.signal));
   });
   return app;
+}
+
+/**
+ * A stream costs the person one of their `maxStreamsPerPrincipal` slots, and opening one closes their
+ * oldest: a page on another site must not open streams with the person's cookies (an EventSource with
+ * `withCredentials`) to push their own tabs' streams out. Same rule as the JSON routes' guard.
+ */
+function refuseCrossSite(request: Request, allowedOrigins: readonly string[]): void {
+  const origin = request.headers.get("origin");
+  if (origin !== null && origin !== new URL(request.url).origin && !allowedOrigins.includes(origin)) {
+    throw new AsyncUploadsError("forbidden", "Live events from this origin are not allowed.");
+  }
+  if (origin === null && request.headers.get("sec-fetch-site") === "cross-site") {
+    throw new AsyncUploadsError("forbidden", "Cross-site requests are not allowed.");
+  }
 }
 
 /** The object topics the tokens open for `principal`, and a refusal for each one they do not. */

@@ -16,6 +16,7 @@ beforeAll(async () => {
   t = await createTestUploads({
     now: () => new Date(clock),
     live: { heartbeatSeconds: 0.2, maxStreamsPerPrincipal: 3, maxTopicsPerStream: 5 },
+    allowedOrigins: ["https://app.example"],
     register: (uploads) =>
       uploads.live.registerSnapshot("doc", async (id, principal) => snapshots.get(`${principal}/${id}`) ?? null),
   });
@@ -42,6 +43,20 @@ describe("GET /events", () => {
     const response = await t.request("/events", { as: null });
     expect(response.status).toBe(401);
     expect(await response.json()).toEqual({ error: { code: "unauthenticated", message: expect.any(String) } });
+  });
+
+  it("refuses a stream opened from another site (403), and takes one from the page's own or an allowed origin", async () => {
+    for (const headers of [{ origin: "https://evil.example" }, { "sec-fetch-site": "cross-site" }]) {
+      const response = await t.request("/events", { headers });
+      expect(response.status).toBe(403);
+      expect(await response.json()).toEqual({ error: { code: "forbidden", message: expect.any(String) } });
+    }
+    expect(t.uploads.live.stats().streams).toBe(0);
+    for (const origin of ["http://localhost", "https://app.example"]) {
+      const stream = await connect("", "alice", { origin, "sec-fetch-site": "same-origin" });
+      await stream.expect("ready");
+      await stream.cancel();
+    }
   });
 
   it("starts with ready naming its own window, then hears its user, its window and broadcast", async () => {
