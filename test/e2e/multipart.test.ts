@@ -24,9 +24,7 @@ import { bundleModule, componentPage, fileBytes, PAGE, partNumberOf } from "./mu
 
 const FIELD = "e2e.big";
 const PRINCIPAL = "e2e-person";
-const PART_SIZE = 256 * KiB;
 // 8 parts, the last one short.
-const SIZE = 7 * PART_SIZE + 1234;
 const PART_COUNT = 8;
 
 type Backend = "filesystem" | "s3" | "azure";
@@ -39,10 +37,12 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
   let server: ServerType;
   let origin: string;
   let closeDb: () => Promise<void>;
+  // S3 (RGW, as S3) assembles no part under 5 MiB but the last; the others take small parts (quicker).
+  const PART_SIZE = backend === "s3" ? 5 * MiB : 256 * KiB;
+  const SIZE = (PART_COUNT - 1) * PART_SIZE + 1234;
 
   beforeAll(async () => {
-    // s3rver does not enforce S3's 5 MiB minimum part size.
-    storage = await startBackend(backend, { bucket: "multipart-e2e", minPartSize: 1 });
+    storage = await startBackend(backend, { bucket: "multipart-e2e", ...(backend === "s3" ? {} : { minPartSize: 1 }) });
     const connection = await createTestDatabase();
     closeDb = connection.close;
     uploads = createAsyncUploads({
