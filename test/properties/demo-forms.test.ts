@@ -17,7 +17,7 @@ import { RawConnection, rawRequest, type RawAnswer } from "./http";
  */
 
 /** Generated inputs per route; POST routes are where the bad input goes, the pages get fewer. */
-const RUNS = { post: Number(process.env.DEMO_PROPERTY_RUNS ?? 300), get: Math.ceil(Number(process.env.DEMO_PROPERTY_RUNS ?? 300) / 3) };
+const RUNS = { post: Number(process.env.DEMO_PROPERTY_RUNS ?? 250), get: Math.ceil(Number(process.env.DEMO_PROPERTY_RUNS ?? 250) / 3) };
 
 describe("demo form routes, generated requests (filesystem)", () => {
   let server: DemoServer;
@@ -148,10 +148,12 @@ describe("demo form routes, generated requests (filesystem)", () => {
     ["/documents/{id}", ["GET"], RUNS.get],
     ["/documents/{id}/edit", ["GET"], RUNS.get],
     ["/documents/{id}/delete", ["GET"], RUNS.get],
+    ["/documents/new", ["GET"], RUNS.get],
+    ["/", [...postMethods, "GET", "GET", "GET"], RUNS.get],
   ] as const;
 
   it.each(routes)("%s (%s): never a 5xx, refusals readable and clean, the connection usable", async (route, methods, numRuns) => {
-    const name = `${methods.length > 1 ? "unsafe" : "GET"} ${route}`;
+    const name = `${methods.join(",").replace(/(\w+)(,\1)+/g, "$1")} ${route}`;
     await fc.assert(
       fc.asyncProperty(formRouteRequest(route, methods), (request) => check(name, request)),
       { numRuns },
