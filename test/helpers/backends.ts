@@ -21,13 +21,14 @@ import { filesystemStorage } from "../../server/storage/filesystem";
 import { s3Storage } from "../../server/storage/s3";
 import type { StorageDriver } from "../../server/storage/types";
 import { inject } from "vitest";
-import { startAzurite, startS3rver, type AzuriteInstance } from "./emulators";
+import { startAzurite, type AzuriteInstance } from "./emulators";
 import { listFiles } from "./files";
+import { startOutageProxy } from "./outage-proxy";
 
 /**
  * One real storage for a test, by name: the filesystem driver on a temp dir, or the S3 and Azure
- * drivers on Ceph's RADOS Gateway (s3rver when restartable) and Azurite, each with a way to look at and write to the service around the app,
- * and to take it down. Every suite that runs against storage starts its backend here.
+ * drivers on Ceph's RADOS Gateway and Azurite, each with a way to look at and write to the service
+ * around the app, and to take it down. Every suite that runs against storage starts its backend here.
  */
 
 export const BACKENDS = ["filesystem", "s3", "azure"] as const;
@@ -44,8 +45,7 @@ export interface BackendOptions {
   attempts?: number;
   /**
    * The service comes back from `takeDown()` with its data (Azurite persists to disk), and the clients
-   * open a connection per request: a socket kept alive across a restart only fails. S3 is then s3rver
-   * in this process rather than the run's shared RGW, which cannot be stopped for one test file.
+   * open a connection per request: a socket kept alive across a restart only fails.
    */
   restartable?: boolean;
 }
@@ -58,7 +58,8 @@ export interface TestBackend {
   /** Writes bytes straight to the service, around the app (seeding, or what a misbehaving client of a lax backend could do). */
   put(key: string, bytes: Uint8Array, contentType?: string): Promise<void>;
   /**
-   * S3 (restartable: s3rver) and Azure: stops the emulator for real (every connection closed); the RGW backend refuses. The filesystem: every
+   * S3: cuts this backend's proxy to the shared RGW (every connection closed, new ones refused). Azure:
+   * stops the emulator for real. The filesystem: every
    * `stat` and `delete` fails like a dead disk (tests run as root here, so permissions cannot).
    */
   takeDown(): Promise<void>;
@@ -84,7 +85,7 @@ export function startBackend(name: BackendName, options: BackendOptions = {}): P
   return startFilesystemBackend();
 }
 
-/** Where an S3 backend's bucket lives (RGW or s3rver), as the SDK and the demo's settings need it. */
+/** Where an S3 backend's bucket lives (the proxy to RGW), as the SDK and the demo's settings need it. */
 export interface S3Service {
   endpoint: string;
   region: string;
@@ -93,7 +94,7 @@ export interface S3Service {
   credentials: { accessKeyId: string; secretAccessKey: string };
 }
 
-/** CORS open to every origin, as s3rver's (test/helpers/emulators.ts): browsers upload straight to the bucket. */
+/** CORS open to every origin, as s3rver's S3_CORS (test/helpers/emulators.ts): browsers upload straight to the bucket. */
 const OPEN_CORS: CORSRule = {
   AllowedOrigins: ["*"],
   AllowedMethods: ["GET", "PUT", "POST", "HEAD"],
@@ -104,56 +105,49 @@ const OPEN_CORS: CORSRule = {
 
 /**
  * S3 on the run's Ceph RADOS Gateway (test/helpers/rgw.ts), which checks signatures, POST policies and
- * S3's 5 MiB minimum part size, in a fresh bucket that `close()` empties and deletes. s3rver only when
- * `restartable`: an outage test stops and restarts the service, and the RGW is one cluster shared by
- * every file of the run (restarting it costs ~15 s and would take it from the others).
+ * S3's 5 MiB minimum part size, in a fresh bucket that `close()` empties and deletes. The gateway is
+ * shared by every file of the run, so this backend reaches it through a TCP proxy of its own
+ * (test/helpers/outage-proxy.ts): `takeDown()` cuts the proxy, a real outage for this file only, and
+ * the data is still there after `bringBack()`. (s3rver, which checks nothing, is no longer needed here.)
  */
 async function startS3Backend(options: BackendOptions): Promise<TestBackend> {
-  if (options.restartable) return startS3rverBackend(options);
   const rgw = inject("rgw");
   if (!rgw) {
     throw new Error(
       "no RGW in this run: test/helpers/rgw-global-setup.ts starts it only for test files whose text mentions s3 (or BACKENDS)",
     );
   }
-  const { attempts = 3, s3UploadMethod, minPartSize } = options;
+  const { attempts = 3, s3UploadMethod, minPartSize, restartable = false } = options;
+  const gateway = new URL(rgw.endpoint);
+  const proxy = await startOutageProxy({ host: gateway.hostname, port: Number(gateway.port) });
   // Unique per call: test files run side by side on the one gateway.
   const bucket = `${options.bucket ?? "async-uploads"}-${randomUUID().slice(0, 8)}`;
-  const s3: S3Service = { endpoint: rgw.endpoint, region: rgw.region, bucket, forcePathStyle: true, credentials: rgw.credentials };
-  const client = s3ClientOf(s3, attempts, false);
-  await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [OPEN_CORS] } }));
-  let up = true;
-  return {
-    ...s3Clients(s3, client, s3UploadMethod, minPartSize),
-    // An outage of the shared gateway cannot be injected here (see above): `restartable` gives s3rver.
-    takeDown: () => Promise.reject(new Error("the RGW backend cannot be taken down: start it with { restartable: true } (s3rver)")),
-    bringBack: async () => {},
-    get up() {
-      return up;
-    },
-    async close() {
-      up = false;
-      await emptyAndDeleteBucket(client, bucket);
-      client.destroy();
-    },
-  };
-}
-
-/** s3rver in this process, which `takeDown()` really stops and `bringBack()` restarts with its data. */
-async function startS3rverBackend({ bucket, s3UploadMethod, minPartSize, attempts = 3, restartable = false }: BackendOptions): Promise<TestBackend> {
-  const s3 = await startS3rver({ bucket });
+  const endpoint = `http://127.0.0.1:${proxy.port}`;
+  const s3: S3Service = { endpoint, region: rgw.region, bucket, forcePathStyle: true, credentials: rgw.credentials };
   const client = s3ClientOf(s3, attempts, restartable);
+  try {
+    await client.send(new CreateBucketCommand({ Bucket: bucket }));
+    await client.send(new PutBucketCorsCommand({ Bucket: bucket, CORSConfiguration: { CORSRules: [OPEN_CORS] } }));
+  } catch (error) {
+    client.destroy();
+    await proxy.close();
+    throw error;
+  }
   return {
     ...s3Clients(s3, client, s3UploadMethod, minPartSize),
-    takeDown: s3.pause,
-    bringBack: s3.resume,
+    takeDown: proxy.takeDown,
+    bringBack: proxy.bringBack,
     get up() {
-      return s3.running;
+      return proxy.up;
     },
     async close() {
-      client.destroy();
-      await s3.stop();
+      await proxy.bringBack();
+      try {
+        await emptyAndDeleteBucket(client, bucket);
+      } finally {
+        client.destroy();
+        await proxy.close();
+      }
     },
   };
 }
