@@ -114,7 +114,7 @@ async function startS3Backend(options: BackendOptions): Promise<TestBackend> {
   const rgw = inject("rgw");
   if (!rgw) {
     throw new Error(
-      "no RGW in this run: test/helpers/rgw-global-setup.ts starts it only for test files whose text mentions s3 (or BACKENDS)",
+      'no RGW in this run: test/helpers/rgw-global-setup.ts starts it only when a selected test file names "s3" or BACKENDS',
     );
   }
   const { attempts = 3, s3UploadMethod, minPartSize, restartable = false } = options;

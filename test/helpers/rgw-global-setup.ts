@@ -12,8 +12,12 @@ declare module "vitest" {
   }
 }
 
-/** A test file may use S3 if its text names S3 or loops over every backend (`BACKENDS`). */
-const MAY_USE_S3 = /s3|BACKENDS/i;
+/**
+ * A test file may use S3 if it names the backend (`"s3"`, `"s3-put"`, in any quotes) or loops over every
+ * backend (`BACKENDS`). Cheap, and wrong only towards starting RGW; a file that needs it and is missed
+ * fails at once in startBackend with a message saying so.
+ */
+const MAY_USE_S3 = /["'`]s3(-put)?["'`]|\bBACKENDS\b/;
 
 export default async function setup(project: TestProject): Promise<(() => Promise<void>) | undefined> {
   if (!(await s3TestsSelected(project))) return undefined;
