@@ -113,11 +113,14 @@ export class RawConnection {
     if (!this.socket.destroyed) this.socket.end();
   }
 
-  /** The next answer, or null when the connection closed first (or nothing came within `timeoutMs`). */
-  async read(timeoutMs = 5000): Promise<RawAnswer | null> {
+  /**
+   * The next answer, or null when the connection closed first (or nothing came within `timeoutMs`).
+   * `toHead`: the answer to a HEAD request, which has no body whatever its headers say.
+   */
+  async read(timeoutMs = 5000, toHead = false): Promise<RawAnswer | null> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
-      const answer = this.parse();
+      const answer = this.parse(toHead);
       if (answer) return answer;
       if (this.closed || Date.now() >= deadline) return null;
       await new Promise<void>((resolve) => {
@@ -142,7 +145,7 @@ export class RawConnection {
     this.socket.destroy();
   }
 
-  private parse(): RawAnswer | null {
+  private parse(toHead: boolean): RawAnswer | null {
     const end = this.buffer.indexOf("\r\n\r\n");
     if (end < 0) return null;
     const [statusLine, ...lines] = this.buffer.subarray(0, end).toString("latin1").split("\r\n");
@@ -154,7 +157,9 @@ export class RawConnection {
     }
     let rest = this.buffer.subarray(end + 4);
     let body: Buffer;
-    if (headers["transfer-encoding"]?.includes("chunked")) {
+    if (toHead) {
+      body = Buffer.alloc(0);
+    } else if (headers["transfer-encoding"]?.includes("chunked")) {
       const chunks: Buffer[] = [];
       for (;;) {
         const lineEnd = rest.indexOf("\r\n");
