@@ -142,6 +142,15 @@ export const styles = css`
   .done .details {
     color: var(--async-file-input-success-color);
   }
+  .checking .details {
+    color: var(--async-file-input-muted-color);
+  }
+  .invalid {
+    border-color: var(--async-file-input-danger-color);
+  }
+  .invalid .details {
+    color: var(--async-file-input-danger-color);
+  }
   .error,
   .message {
     color: var(--async-file-input-danger-color);

@@ -47,6 +47,9 @@ const MAX_MESSAGES = 5;
  * @event async-upload-progress - `AsyncUploadProgressEvent`: bytes were sent.
  * @event async-upload-complete - `AsyncUploadCompleteEvent`: the key is in the form value.
  * @event async-upload-error - `AsyncUploadErrorEvent`: a file was refused or its upload failed.
+ * @event async-upload-processing - `AsyncUploadProcessingEvent`: the server's checks of an uploaded file
+ *   changed (fields with processing steps): `uploaded` → `queued` → `running` (each step's `label`) →
+ *   `passed`, `rejected` (with `reason`) or `failed`. The form is invalid until every file passed or is removed.
  * @event input - The form value changed.
  * @event change - The form value changed (after `input`), as on a native input.
  *
@@ -58,7 +61,9 @@ const MAX_MESSAGES = 5;
  * @csspart thumbnail - Image preview, or the file icon.
  * @csspart filename - The name (a download link for an existing file).
  * @csspart details - Size and state.
- * @csspart error - Why an upload failed.
+ * @csspart state - The state in it ("Uploaded", "Scanning for viruses…", "Ready", "Rejected", …); the row's
+ *   class says it too: `checking`, `ready`, `rejected` or `unchecked` (and `invalid` for the last two).
+ * @csspart error - Why an upload failed, or why the server rejected the file.
  * @csspart progress - The progress track (`role="progressbar"`).
  * @csspart progress-bar - Its fill.
  * @csspart button - Every row action; each also has `cancel-button`, `retry-button`, `remove-button` or `replace-button`.

@@ -63,7 +63,8 @@ export class ProcessingController {
     const followed = this.#followed.get(entry);
     if (!followed) return false;
     if (entry.check?.state !== "failed") return true;
-    followed.local = true;
+    // Only a newer state than the failure replaces "queued": the stream's snapshot may still say failed.
+    followed.local = false;
     this.#show(followed, { state: "queued", label: null, reason: null });
     this.#listen(followed);
     void this.#request(followed);
@@ -76,7 +77,7 @@ export class ProcessingController {
     if (!followed) return;
     this.#followed.delete(entry);
     followed.controller.abort();
-    followed.unsubscribe?.();
+    this.#unlisten(followed);
   }
 
   #listen(followed: Followed): void {
@@ -91,8 +92,13 @@ export class ProcessingController {
 
   #onEvent(followed: Followed, event: LiveChannelEvent): void {
     if (this.#followed.get(followed.entry) !== followed) return;
-    // The stream cannot tell us about this file: the server can, through the idempotent request.
-    if (event.event === LIVE_REFUSED_EVENT) return void this.#request(followed, true);
+    if (event.event === LIVE_REFUSED_EVENT) {
+      // A file whose checks ended needs no stream (asking again would restart a failed one). For the
+      // others the server can tell, through the request that only answers while checks run.
+      const state = followed.entry.check?.state;
+      if (state === "passed" || state === "rejected" || state === "failed") return this.#unlisten(followed);
+      return void this.#request(followed, true);
+    }
     if (isProcessingState(event.data) && event.data.fileId === followed.plan.fileId) this.#apply(followed, event.data);
   }
 
@@ -122,11 +128,13 @@ export class ProcessingController {
     followed.local = false;
     const reason = state.state === "failed" && state.reason === PROCESSING_FAILED_REASON ? null : state.reason;
     this.#show(followed, { state: state.state, label: state.label, reason });
-    // Passed and rejected are final; a failed file keeps listening for its retry.
-    if (state.state === "passed" || state.state === "rejected") {
-      followed.unsubscribe?.();
-      followed.unsubscribe = undefined;
-    }
+    // Nothing more will happen to it (Retry listens again): its topic leaves the shared stream.
+    if (isFinalProcessingState(state.state)) this.#unlisten(followed);
+  }
+
+  #unlisten(followed: Followed): void {
+    followed.unsubscribe?.();
+    followed.unsubscribe = undefined;
   }
 
   #fail(followed: Followed, reason: string | null): void {
