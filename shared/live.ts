@@ -35,11 +35,12 @@ export interface LiveTopicRefused {
  * The last event of a stream the server ends on purpose (SSE event `stream-closed`), just before it
  * closes. `too_many_streams`: this principal opened more streams than the server keeps, and this was the
  * oldest; a client should not reconnect on its own (it would close another tab's stream in turn).
- * `too_slow`: the client did not read its events; `shutting_down`: the instance stops. After these two
- * a reconnect is right (the snapshot brings back what was missed).
+ * `too_slow`: the client did not read its events; `shutting_down`: the instance stops; `missed_events`:
+ * the instance's fan-out had a gap (its LISTEN reconnected). After these a reconnect is right (the
+ * snapshot brings back what was missed); a client should treat an unknown code the same way.
  */
 export interface LiveStreamClosed {
-  code: "too_many_streams" | "too_slow" | "shutting_down";
+  code: "too_many_streams" | "too_slow" | "shutting_down" | "missed_events";
   message: string;
 }
 

@@ -18,8 +18,12 @@ export interface LiveMessage {
 export interface Fanout {
   /** Delivers to every instance; with `tx` (a drizzle transaction) only after it commits, never if it rolls back. */
   publish(message: LiveMessage, tx?: Database): Promise<void>;
-  /** Starts receiving every instance's messages (including this one's); resolves to the way to stop. */
-  subscribe(onMessage: (message: LiveMessage) => void): Promise<() => Promise<void>>;
+  /**
+   * Starts receiving every instance's messages (including this one's); resolves to the way to stop.
+   * `onListening` is called each time listening starts, so again after the engine reconnected on its
+   * own (messages published in between are lost: the caller lets its streams catch up).
+   */
+  subscribe(onMessage: (message: LiveMessage) => void, onListening?: () => void): Promise<() => Promise<void>>;
 }
 
 export interface PostgresFanoutOptions {
@@ -59,13 +63,20 @@ export function postgresFanout(db: Database, options: PostgresFanoutOptions = {}
       const payload = encodeMessage(message);
       await (tx ?? db).execute(sql`select pg_notify(${await channelName()}, ${payload})`);
     },
-    async subscribe(onMessage) {
+    async subscribe(onMessage, onListening) {
       const name = await channelName();
+      // postgres.js re-listens after a reconnect with a listener of its own, which the first `unlisten`
+      // no longer removes: this flag keeps a stopped subscription silent whatever the driver keeps.
+      let active = true;
       const onPayload = (payload: string) => {
-        const message = decodeMessage(payload);
+        const message = active ? decodeMessage(payload) : null;
         if (message) onMessage(message);
       };
-      return listen(db, name, onPayload);
+      const unlisten = await listen(db, name, onPayload, () => active && onListening?.());
+      return async () => {
+        active = false;
+        await unlisten();
+      };
     },
   };
 }
@@ -107,20 +118,22 @@ async function defaultChannel(db: Database): Promise<string> {
   return `${DEFAULT_CHANNEL}_${createHash("sha256").update(schema).digest("hex").slice(0, 32)}`;
 }
 
-type PostgresJsListen = (channel: string, onNotify: (payload: string) => void) => Promise<{ unlisten(): Promise<void> }>;
+type PostgresJsListen = (channel: string, onNotify: (payload: string) => void, onListen: () => void) => Promise<{ unlisten(): Promise<void> }>;
 type PgliteListen = (channel: string, onNotify: (payload: string) => void) => Promise<() => Promise<void>>;
 
 /** LISTEN through whichever driver drizzle was given: postgres.js's `Sql` is a function, PGlite's client an object. */
-async function listen(db: Database, channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>> {
+async function listen(db: Database, channel: string, onPayload: (payload: string) => void, onListening: () => void): Promise<() => Promise<void>> {
   const client = (db as unknown as { $client?: unknown }).$client;
   const listenOf = (client as { listen?: unknown } | undefined)?.listen;
   if (typeof listenOf !== "function") {
     throw new Error("[async-uploads] live events need a postgres.js or PGlite drizzle database (db.$client.listen)");
   }
   if (typeof client === "function") {
-    const request = await (listenOf as PostgresJsListen).call(client, channel, onPayload);
+    // postgres.js calls `onListen` after the first LISTEN and after every re-LISTEN following a reconnect.
+    const request = await (listenOf as PostgresJsListen).call(client, channel, onPayload, onListening);
     return () => request.unlisten();
   }
   const unlisten = await (listenOf as PgliteListen).call(client, channel, onPayload);
+  onListening(); // PGlite runs in process: its LISTEN never reconnects
   return () => unlisten();
 }

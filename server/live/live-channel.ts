@@ -3,6 +3,7 @@ import { LIVE_EVENT_NAME, LIVE_RESERVED_EVENTS, LIVE_TOPIC, topicId, topicKind, 
 import type { Database } from "../db/database.js";
 import { encodeMessage, postgresFanout, type Fanout } from "./fanout.js";
 import { LiveHub } from "./hub.js";
+import { FanoutSubscription } from "./subscription.js";
 import { signTopicToken } from "./topic-tokens.js";
 
 /** `createAsyncUploads({ live })`: the live channel's settings. */
@@ -19,6 +20,8 @@ export interface LiveOptions {
   maxTopicsPerStream?: number;
   /** How long a topic token opens its topic, in seconds. @default 900 */
   topicTokenLifetime?: number;
+  /** How often an instance checks, with a message to itself, that its LISTEN still hears. @default 30 */
+  probeSeconds?: number;
 }
 
 /** What a snapshot provider answers for one object: its current state, sent on every (re)connect. */
@@ -59,8 +62,8 @@ export interface LiveServer extends LiveChannel {
   ready(): Promise<void>;
   /** The snapshot of `topic` for `principal`, when a provider for its kind gives one. */
   snapshot(topic: string, principal: string): Promise<LiveEvent | null>;
-  /** Registers an open stream's close, for `close()`; returns the way to forget it. */
-  track(close: () => void): () => void;
+  /** Registers an open stream's close (for `close()`) and resync (for a gap in the fan-out); returns the way to forget it. */
+  track(close: () => void, resync: (why: string) => void): () => void;
 }
 
 export interface LiveChannelDeps extends LiveOptions {
@@ -90,19 +93,18 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
   const fanout = deps.fanout ?? postgresFanout(deps.db, deps.channel === undefined ? {} : { channel: deps.channel });
   const hub = new LiveHub(maxStreams);
   const providers = new Map<string, SnapshotProvider>();
-  const open = new Set<() => void>();
-  let subscription: Promise<() => Promise<void>> | undefined;
-  let closed = false;
-
-  const ready = async () => {
-    if (closed) throw new Error("[async-uploads] the live channel is closed");
-    subscription ??= fanout.subscribe((message) => hub.dispatch(message));
-    // A failed LISTEN (database down) is tried again by the next stream rather than remembered.
-    await subscription.catch((error: unknown) => {
-      subscription = undefined;
-      throw error;
-    });
-  };
+  const open = new Map<() => void, (why: string) => void>();
+  const subscription = new FanoutSubscription({
+    fanout,
+    onMessage: (message) => hub.dispatch(message),
+    // The streams reconnect and their snapshots bring back what this instance may have missed.
+    onGap: (why) => {
+      deps.log(`live events may have been missed (${why}); asking this instance's streams to reconnect`, null);
+      for (const resync of [...open.values()]) resync(why);
+    },
+    probeMs: positive(deps.probeSeconds, 30, "probeSeconds") * 1000,
+    log: deps.log,
+  });
 
   return {
     hub,
@@ -110,7 +112,7 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
     secret: deps.secret,
     now: deps.now,
     log: deps.log,
-    ready,
+    ready: () => subscription.start(),
     async publish(topic, event, data, options = {}) {
       checkTopic(topic);
       if (!LIVE_EVENT_NAME.test(event) || LIVE_RESERVED_EVENTS.includes(event)) {
@@ -149,16 +151,13 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
       const { streams, listeners, topics } = hub.stats();
       return { streams, listeners, topics };
     },
-    track(close) {
-      open.add(close);
+    track(close, resync) {
+      open.set(close, resync);
       return () => open.delete(close);
     },
     async close() {
-      closed = true;
-      for (const close of [...open]) close();
-      const unsubscribe = await subscription?.catch(() => undefined);
-      subscription = undefined;
-      await unsubscribe?.();
+      for (const close of [...open.keys()]) close();
+      await subscription.close();
     },
   };
 }

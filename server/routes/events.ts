@@ -107,7 +107,10 @@ async function runStream(
   const slot = live.hub.admit(principal, () =>
     finish({ code: "too_many_streams", message: "Too many live streams are open for you; this one, the oldest, was closed." }),
   );
-  const untrack = live.track(() => finish({ code: "shutting_down", message: "The server is restarting; reconnect." }));
+  const untrack = live.track(
+    () => finish({ code: "shutting_down", message: "The server is restarting; reconnect." }),
+    () => finish({ code: "missed_events", message: "Some events may have been missed; reconnect to catch up." }),
+  );
   const heartbeat = setInterval(() => {
     heartbeatDue = true;
     kick();

@@ -46,7 +46,7 @@ describe("GET /events", () => {
   });
 
   it("refuses a stream opened from another site (403), and takes one from the page's own or an allowed origin", async () => {
-    for (const headers of [{ origin: "https://evil.example" }, { "sec-fetch-site": "cross-site" }]) {
+    for (const headers of [{ origin: "https://evil.example" }, { "sec-fetch-site": "cross-site" }] as Record<string, string>[]) {
       const response = await t.request("/events", { headers });
       expect(response.status).toBe(403);
       expect(await response.json()).toEqual({ error: { code: "forbidden", message: expect.any(String) } });
