@@ -3,8 +3,9 @@ import fc from "fast-check";
 /**
  * Generated requests for the demo's form routes. Values that only exist once the demo runs are
  * placeholders, filled in per request by `resolve` in the test: `__SELF__` (the demo's host:port),
- * `__OWN__` / `__OTHER__` (a document of this session / of another one) and `__PENDING__` (a pending
- * upload of this session, so that some generated forms are saves that should work).
+ * `__OWN__` / `__OTHER__` (a document of this session / of another one), `__PENDING__` (a pending
+ * upload of this session, so that some generated forms are saves that should work) and `__COVER__` (a
+ * PNG cover uploaded for this request, of `coverDimensions`, up to what a PNG header can claim).
  */
 export interface GeneratedRequest {
   method: string;
@@ -16,6 +17,8 @@ export interface GeneratedRequest {
   cookie: "session" | "other-session" | "forged" | "none";
   contentType: string | null;
   body: Uint8Array;
+  /** Width and height that the `__COVER__` PNG's header states. */
+  coverDimensions: [number, number];
   /** `length`: an exact Content-Length; `chunked`; or a Content-Length header that no parser can read. */
   framing: "length" | "chunked" | { unreadableLength: string };
 }
@@ -42,7 +45,7 @@ const fields = fc.oneof(
   {
     weight: 2,
     arbitrary: fc
-      .record({ title: fc.string({ unit: "grapheme", maxLength: 60 }), attachment: fc.constantFrom("", "__PENDING__"), cover: fc.constantFrom("", "", "__PENDING__") })
+      .record({ title: fc.string({ unit: "grapheme", minLength: 1, maxLength: 60 }), attachment: fc.constantFrom("", "__PENDING__"), cover: fc.constantFrom("", "__PENDING__", "__COVER__", "__COVER__") })
       .map(({ title, attachment, cover }): Array<[string, string]> => [["title", title], ["attachment", attachment], ["cover", cover]]),
   },
 );
@@ -103,6 +106,12 @@ const contentType = (own: string | null) =>
     { weight: 1, arbitrary: headerText },
   );
 
+const imageSide = fc.oneof(
+  fc.integer({ min: 1, max: 5000 }),
+  fc.integer({ min: 1, max: 2 ** 32 - 1 }),
+  fc.constantFrom(0, 65_535, 65_536, 2 ** 31 - 1, 2 ** 31, 2 ** 32 - 1),
+);
+
 /** Document ids as a path segment: ours, another session's, unknown, and what no id looks like. */
 const idSegment = fc.oneof(
   { weight: 4, arbitrary: fc.constant("__OWN__") },
@@ -156,10 +165,11 @@ const envelope = fc.oneof(ownPageEnvelope, anyEnvelope);
 /** A request to one of the demo's pages or form routes (`/documents/{id}/delete`…): `{id}` becomes a generated id. */
 export function formRouteRequest(route: string, methods: readonly string[]): fc.Arbitrary<GeneratedRequest> {
   return fc
-    .record({ method: fc.constantFrom(...methods), id: idSegment, query, envelope, body: bodies })
-    .chain(({ method, id, query: search, envelope: headers, body }) =>
+    .record({ method: fc.constantFrom(...methods), id: idSegment, query, envelope, body: bodies, coverDimensions: fc.tuple(imageSide, imageSide) })
+    .chain(({ method, id, query: search, envelope: headers, body, coverDimensions }) =>
       contentType(body.ownType).map((type) => ({
         method,
+        coverDimensions,
         target: `${route.replace("{id}", id)}${search}`,
         ...headers,
         contentType: type,
