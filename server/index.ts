@@ -6,6 +6,7 @@ export type { LoadedUploads } from "./cleanup/cli.js";
 export type { CommitRequest, CommitResult, CommittedFile } from "./commit/commit.js";
 export type { CommitInTransaction, Save } from "./commit/transaction.js";
 export { connectDatabase, type Connection, type ConnectOptions, type Database } from "./db/database.js";
+export { DatabaseInUseError } from "./db/directory-lock.js";
 export { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, migrateAsyncUploads, type MigrateOptions } from "./db/migrate.js";
 export { asyncTempFile, type AsyncTempFile } from "./db/schema.js";
 export { AsyncUploadsError } from "./errors.js";

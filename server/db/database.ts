@@ -1,5 +1,6 @@
 import { mkdirSync } from "node:fs";
 import { importPeer } from "../peer-dependency.js";
+import { lockDatabaseDirectory } from "./directory-lock.js";
 import { migrateAsyncUploads } from "./migrate.js";
 import type { Database } from "./types.js";
 
@@ -8,7 +9,10 @@ export type { Database };
 export interface ConnectOptions {
   /** A `postgres://` URL; when absent an embedded PGlite database is used. */
   url?: string;
-  /** Where PGlite keeps its files; `undefined` keeps it in memory. */
+  /**
+   * Where PGlite keeps its files; `undefined` keeps it in memory. One process at a time: a second
+   * opener (another process, or this one before `close`) gets a `DatabaseInUseError` naming the owner.
+   */
   dataDir?: string;
   /** PostgreSQL schema to work in (tests use a fresh one per run). @default "public" */
   schema?: string;
@@ -46,13 +50,26 @@ export async function connectDatabase(options: ConnectOptions = {}): Promise<Con
   const { PGlite } = await importPeer(() => import("@electric-sql/pglite"), ["@electric-sql/pglite"], "connectDatabase() without a url (embedded PGlite)");
   const { drizzle } = await import("drizzle-orm/pglite");
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-  const client = new PGlite(options.dataDir);
-  const db = drizzle(client);
+  // Before PGlite reads a byte: it does not lock its directory, and two processes writing it corrupt it.
+  const unlock = options.dataDir ? lockDatabaseDirectory(options.dataDir) : () => {};
+  let client: InstanceType<typeof PGlite> | undefined;
   try {
-    await migrateAsyncUploads(db);
+    client = new PGlite(options.dataDir);
+    await migrateAsyncUploads(drizzle(client));
   } catch (error) {
-    await client.close();
+    await client?.close().catch(() => {});
+    unlock();
     throw error;
   }
-  return { db, close: () => client.close() };
+  const opened = client;
+  return {
+    db: drizzle(opened),
+    async close() {
+      try {
+        await opened.close();
+      } finally {
+        unlock();
+      }
+    },
+  };
 }
