@@ -100,6 +100,16 @@ describe("<async-file-input> with processing steps", () => {
       { selector: INPUT, text },
       { timeout: 15_000 },
     );
+  const waitForRowsIn = (page: Page, selector: string, state: string) => waitForRows(page, selector, 1, [state]);
+  /** The state `POST /process` answers for `key` (it only answers while the checks run or after they passed). */
+  async function processState(key: string): Promise<string> {
+    const response = await fetch(`${server.url}/async-uploads/process`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", Origin: server.url },
+      body: JSON.stringify({ key }),
+    });
+    return ((await response.json()) as { state: string }).state;
+  }
   /** Clicks Save and tells whether the form was sent (a submission reached the server). */
   async function trySave(page: Page): Promise<boolean> {
     const before = server.submissions.length;
@@ -171,6 +181,68 @@ describe("<async-file-input> with processing steps", () => {
     await page.getByRole("button", { name: "Retry checking report.txt" }).click();
     await waitForRows(page, INPUT, 1, ["ready"]);
     expect(await validationMessage(page)).toBe("");
+    expect(await trySave(page)).toBe(true);
+    expect(errors).toEqual([]);
+  });
+
+  it("two fields share one event stream, and it closes once their files are ready", async () => {
+    const { page, errors } = await open(
+      `${formWith("", SCANNED, "first").replace('id="upload"', 'id="first"').replace('for="upload"', 'for="first"')}` +
+        `<label for="second">Second</label><async-file-input id="second" name="second" field-id="${SCANNED}"></async-file-input>`,
+    );
+    await page.evaluate(() => {
+      const w = window as unknown as { streams: Array<{ url: string; source: EventSource }> };
+      w.streams = [];
+      const Original = window.EventSource;
+      window.EventSource = class extends Original {
+        constructor(url: string | URL, init?: EventSourceInit) {
+          super(url, init);
+          w.streams.push({ url: String(url), source: this });
+        }
+      };
+    });
+    const openStreams = () =>
+      page.evaluate(() =>
+        (window as unknown as { streams: Array<{ url: string; source: EventSource }> }).streams
+          .filter((stream) => stream.source.readyState !== EventSource.CLOSED)
+          .map((stream) => new URL(stream.url).searchParams.getAll("topic").length),
+      );
+    await chooseFiles(page, "#first", [textFile("one.txt")]);
+    await waitForRowsIn(page, "#first", "checking");
+    await chooseFiles(page, "#second", [textFile("two.txt")]);
+    await waitForRowsIn(page, "#second", "checking");
+    await page.waitForFunction(() => document.querySelector("#second")!.shadowRoot!.textContent!.includes("Scanning for viruses…"));
+    await expect.poll(openStreams).toEqual([2]);
+
+    gate("one.txt").open();
+    await waitForRowsIn(page, "#first", "ready");
+    await expect.poll(openStreams).toEqual([1]);
+    gate("two.txt").open();
+    await waitForRowsIn(page, "#second", "ready");
+    await expect.poll(openStreams).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it("asks the server for the state when the stream refuses the topic token, and Retry shows the result", async () => {
+    const { page, errors } = await open(formWith("", SCANNED, "scanned"));
+    // The stream is asked with damaged tokens (as after tampering): it refuses the topic and carries on.
+    await page.route("**/async-uploads/events?*", (route) => {
+      const url = new URL(route.request().url());
+      const tokens = url.searchParams.getAll("topic");
+      url.searchParams.delete("topic");
+      for (const token of tokens) url.searchParams.append("topic", `${token}x`);
+      return route.continue({ url: url.href });
+    });
+    await chooseFiles(page, INPUT, [textFile("refused.txt")]);
+    await waitForRows(page, INPUT, 1, ["unchecked"]);
+    expect(await shadowText(page, INPUT)).toContain("Could not be checked, try again");
+    expect(await trySave(page)).toBe(false);
+
+    gate("refused.txt").open();
+    const [key] = await formValues(page, "scanned");
+    await expect.poll(() => processState(key!), { timeout: 15_000 }).toBe("passed");
+    await page.getByRole("button", { name: "Retry checking refused.txt" }).click();
+    await waitForRows(page, INPUT, 1, ["ready"]);
     expect(await trySave(page)).toBe(true);
     expect(errors).toEqual([]);
   });
