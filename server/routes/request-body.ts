@@ -24,7 +24,13 @@ export const DRAIN_MAX_MS = 2000;
  */
 export const settleRequestBody: MiddlewareHandler = async function settleRequestBody(c, next) {
   const original = c.req.raw;
-  if (!original.body) return next();
+  if (!original.body) {
+    await next();
+    // A GET or HEAD that declares a body: Fetch gives the routes no way to read it, so the connection
+    // could only be reused if the server happened to skip exactly those bytes.
+    if (declaresBody(original.headers)) c.header("Connection", "close");
+    return;
+  }
   const reader = original.body.getReader();
   let received = 0;
   let ended = false;
@@ -53,6 +59,12 @@ export const settleRequestBody: MiddlewareHandler = async function settleRequest
   if (left <= DRAIN_MAX_BYTES && (await drain(reader, DRAIN_MAX_BYTES))) return;
   c.header("Connection", "close");
 };
+
+/** Whether the request says a body follows (a length other than 0, or a transfer coding). */
+function declaresBody(headers: Headers): boolean {
+  const length = headers.get("content-length");
+  return headers.has("transfer-encoding") || (length !== null && length.trim() !== "0");
+}
 
 /** The declared body length, or null when the body is chunked (or the header unreadable). */
 function declaredLength(headers: Headers): number | null {

@@ -142,7 +142,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
   }
 
   /** The client stops sending before the body it declared is complete. */
-  const cutShort = (request: GeneratedRequest) => request.framing === "short" || request.framing === "huge";
+  const cutShort = (request: GeneratedRequest) => request.framing === "short";
 
   /** Refused below the routes: by Node's HTTP parser, or by the server adapter (no URL can be made of the Host or path). */
   const refusedBelowRoutes = (request: GeneratedRequest) =>
@@ -156,7 +156,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
     try {
       connection.write(bytes);
       // A body shorter than declared: the client gives up sending; the server must not wait for ever.
-      if (request.framing === "short" || request.framing === "huge") setTimeout(() => connection.endWrites(), 30);
+      if (request.framing === "short") setTimeout(() => connection.endWrites(), 30);
       const answer = await connection.read(8000, request.method === "HEAD");
       const label = `${request.method} ${request.path} (${request.framing}) → ${answer ? `${answer.status} ${answer.body.slice(0, 200)}` : "no answer"}`;
       const result: Exchange = { answer };
@@ -187,7 +187,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
       if (answer && !connection.closed) {
         if (answer.headers.connection?.toLowerCase() === "close") {
           expect(await connection.waitClosed(), `${label}: said close, stayed open`).toBe(true);
-        } else if (!["short", "huge", "malformed"].includes(request.framing)) {
+        } else if (!["short", "malformed"].includes(request.framing)) {
           connection.write(probe);
           const next = await connection.read(8000);
           if (extraBytes) {

@@ -4,7 +4,7 @@ import { asyncTempFile } from "../../server/db/schema";
 import { MiB } from "../../server/registry";
 import { DRAIN_MAX_BYTES } from "../../server/routes/request-body";
 import { createTestUploads, PDF_BYTES, type TestUploads } from "../helpers/uploads";
-import { keepAliveClient, listen, type Answer, type Listening } from "./http";
+import { keepAliveClient, listen, RawConnection, rawRequest, type Answer, type Listening } from "./http";
 
 /**
  * A refusal given before (or part-way through) reading the request body must reach the client and
@@ -75,6 +75,23 @@ describe("refusals keep the connection usable, or close it saying so", () => {
     expectCleanRefusal(refused, next, status);
     // A body the routes could drain keeps the connection; only a large one closes it.
     if (bodySize <= DRAIN_MAX_BYTES && headers["transfer-encoding"] === undefined) expect(refused.headers.connection).not.toBe("close");
+  });
+
+  it.each([
+    ["a Content-Length it never sends", ["Content-Length", "1000000000"]],
+    ["a chunked body it never ends", ["Transfer-Encoding", "chunked"]],
+  ] as const)("a GET that declares %s: the answer says Connection: close, and the server closes", async (_label, header) => {
+    // Fetch gives routes no body for a GET, so nothing could read those bytes: the next request would be taken for them.
+    const connection = await RawConnection.open(server.port);
+    try {
+      connection.write(rawRequest("GET", "/fs/download/forged.token", [["Host", `127.0.0.1:${server.port}`], header]));
+      const answer = await connection.read();
+      expect(answer?.status).toBe(403);
+      expect(answer?.headers.connection).toBe("close");
+      expect(await connection.waitClosed()).toBe(true);
+    } finally {
+      connection.destroy();
+    }
   });
 
   it("leaves no row for the refused requests (only the valid ones and the issued targets)", async () => {
