@@ -14,6 +14,8 @@ export { postgresFanout, type Fanout, type LiveMessage, type PostgresFanoutOptio
 export { userTopic, type LiveChannel, type LiveOptions, type LiveSnapshot, type SnapshotProvider } from "./live/live-channel.js";
 export { MissingPeerDependencyError } from "./peer-dependency.js";
 export type { PendingUpload, PendingUploadQuery } from "./pending-upload.js";
+export type { ProcessingContext, ProcessingStep, ProcessingStepResult } from "./processing/types.js";
+export type { ProcessingOptions } from "./processing/upload-processing.js";
 export { FieldRegistry, GiB, KiB, MiB, type Field, type FieldOptions } from "./registry.js";
 // The routes' own guard, for an app's routes that refuse bodies too (the demo's form posts use it).
 export { settleRequestBody } from "./routes/request-body.js";
