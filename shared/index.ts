@@ -1,5 +1,6 @@
 export * from "./accept.js";
 export * from "./errors.js";
+export * from "./exports.js";
 export * from "./filename.js";
 export * from "./format-bytes.js";
 export * from "./live.js";
