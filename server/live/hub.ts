@@ -19,6 +19,7 @@ export class LiveHub {
   readonly #byTopic = new Map<string, Set<LiveListener>>();
   readonly #byPrincipal = new Map<string, Map<object, () => void>>();
   #listeners = 0;
+  #streams = 0;
 
   constructor(readonly maxStreamsPerPrincipal: number) {}
 
@@ -64,23 +65,34 @@ export class LiveHub {
     while (streams.size >= this.maxStreamsPerPrincipal) {
       const [oldest, closeOldest] = streams.entries().next().value as [object, () => void];
       streams.delete(oldest);
+      this.#streams--;
       closeOldest();
     }
     const key = {};
     streams.set(key, close);
+    this.#streams++;
     return {
       release: () => {
         const current = this.#byPrincipal.get(principal);
         if (!current?.delete(key)) return;
+        this.#streams--;
         if (current.size === 0) this.#byPrincipal.delete(principal);
       },
     };
   }
 
+  /** Whether one more stream of `principal` would add to the instance's total (it does not when it replaces their oldest). */
+  wouldGrow(principal: string): boolean {
+    return (this.#byPrincipal.get(principal)?.size ?? 0) < this.maxStreamsPerPrincipal;
+  }
+
+  /** Open streams of this instance. */
+  get streamCount(): number {
+    return this.#streams;
+  }
+
   /** Streams listening now, and topics with at least one listener: what a leak test looks at. */
   stats(): { listeners: number; topics: number; principals: number; streams: number } {
-    let streams = 0;
-    for (const set of this.#byPrincipal.values()) streams += set.size;
-    return { listeners: this.#listeners, topics: this.#byTopic.size, principals: this.#byPrincipal.size, streams };
+    return { listeners: this.#listeners, topics: this.#byTopic.size, principals: this.#byPrincipal.size, streams: this.#streams };
   }
 }

@@ -16,6 +16,8 @@ export interface LiveOptions {
   heartbeatSeconds?: number;
   /** Open streams one principal may hold on one instance; a new one past it closes their oldest. @default 32 */
   maxStreamsPerPrincipal?: number;
+  /** Open streams one instance holds; past it a new stream (not replacing one of the same principal) gets 503 `live_unavailable`. @default 10000 */
+  maxStreams?: number;
   /** Topic tokens one stream may present; the rest are refused with `too_many_topics`. @default 50 */
   maxTopicsPerStream?: number;
   /** How long a topic token opens its topic, in seconds. @default 900 */
@@ -54,7 +56,7 @@ export interface LiveChannel {
 /** The channel plus what the events route needs of it. */
 export interface LiveServer extends LiveChannel {
   hub: LiveHub;
-  settings: Readonly<{ heartbeatMs: number; maxTopicsPerStream: number }>;
+  settings: Readonly<{ heartbeatMs: number; maxTopicsPerStream: number; maxStreams: number }>;
   secret: string;
   now: () => number;
   log: (message: string, error: unknown) => void;
@@ -87,11 +89,12 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
     return result;
   };
   const heartbeatMs = positive(deps.heartbeatSeconds, 15, "heartbeatSeconds") * 1000;
-  const maxStreams = Math.floor(positive(deps.maxStreamsPerPrincipal, 32, "maxStreamsPerPrincipal"));
+  const maxStreamsPerPrincipal = Math.floor(positive(deps.maxStreamsPerPrincipal, 32, "maxStreamsPerPrincipal"));
   const maxTopicsPerStream = Math.floor(positive(deps.maxTopicsPerStream, 50, "maxTopicsPerStream"));
+  const maxStreams = Math.floor(positive(deps.maxStreams, 10_000, "maxStreams"));
   const tokenLifetime = positive(deps.topicTokenLifetime, 900, "topicTokenLifetime");
   const fanout = deps.fanout ?? postgresFanout(deps.db, deps.channel === undefined ? {} : { channel: deps.channel });
-  const hub = new LiveHub(maxStreams);
+  const hub = new LiveHub(maxStreamsPerPrincipal);
   const providers = new Map<string, SnapshotProvider>();
   const open = new Map<() => void, (why: string) => void>();
   const subscription = new FanoutSubscription({
@@ -108,7 +111,7 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
 
   return {
     hub,
-    settings: { heartbeatMs, maxTopicsPerStream },
+    settings: { heartbeatMs, maxTopicsPerStream, maxStreams },
     secret: deps.secret,
     now: deps.now,
     log: deps.log,

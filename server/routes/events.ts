@@ -33,8 +33,14 @@ export function eventsRoutes(deps: RouteDeps, live: LiveServer): Hono<RoutesEnv>
     refuseCrossSite(c.req.raw, deps.allowedOrigins);
     const principal = await requirePrincipal(c, deps.getPrincipal);
     const { topics, refusals } = grantedTopics(live, c.req.queries(LIVE_TOPIC_PARAM) ?? [], principal);
-    // The instance's one LISTEN starts with its first stream; a database that cannot listen is a 500 here, not a silent stream.
-    await live.ready();
+    if (live.hub.streamCount >= live.settings.maxStreams && live.hub.wouldGrow(principal)) {
+      throw new AsyncUploadsError("live_unavailable", "This server holds as many live streams as it can; try again in a moment.");
+    }
+    // The instance's one LISTEN starts with its first stream: a database that cannot listen is an answer, not a silent stream.
+    await live.ready().catch((error: unknown) => {
+      live.log("could not listen for live events", error);
+      throw new AsyncUploadsError("live_unavailable", "Live events are unavailable right now; try again in a moment.", { cause: error });
+    });
     c.header("X-Accel-Buffering", "no"); // nginx would otherwise hold events back in its buffer
     return streamSSE(c, (stream) => runStream(live, stream, principal, topics, refusals, c.req.raw.signal));
   });

@@ -17,15 +17,15 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setUp(fanout?: (real: Fanout) => Fanout) {
+async function setUp(fanout?: (real: Fanout) => Fanout, live: { maxStreams?: number; maxStreamsPerPrincipal?: number } = {}) {
   const connection = await createTestDatabase();
   cleanups.push(() => connection.close());
   const uploads = createAsyncUploads({
     db: connection.db,
     secret: TEST_SECRET,
     storage: filesystemStorage({ root: "/tmp/unused-live-resync" }),
-    getPrincipal: () => "alice",
-    live: { probeSeconds: 0.3, ...(fanout ? { fanout: fanout(postgresFanout(connection.db)) } : {}) },
+    getPrincipal: (c) => c.req.header("x-principal") ?? "alice",
+    live: { probeSeconds: 0.3, ...live, ...(fanout ? { fanout: fanout(postgresFanout(connection.db)) } : {}) },
     log: () => {},
   });
   cleanups.push(() => uploads.close());
@@ -85,5 +85,46 @@ describe("a subscription that stops hearing", () => {
     expect(generation).toBe(2);
     const after = await openStream(uploads);
     await expectHeard(uploads, after, 2);
+  });
+});
+
+describe("when a stream cannot be had", () => {
+  it("answers 503 live_unavailable while the fan-out cannot listen, and streams once it can", async () => {
+    let failures = 1;
+    const { uploads } = await setUp((real) => ({
+      publish: (message, tx) => real.publish(message, tx),
+      subscribe: (onMessage, onListening) =>
+        failures-- > 0 ? Promise.reject(new Error("connect ECONNREFUSED 127.0.0.1:5432")) : real.subscribe(onMessage, onListening),
+    }));
+    const refused = await uploads.routes.request("http://localhost/events");
+    expect(refused.status).toBe(503);
+    expect(await refused.json()).toEqual({ error: { code: "live_unavailable", message: expect.stringContaining("unavailable") } });
+    expect(uploads.live.stats().streams).toBe(0);
+    const stream = await openStream(uploads);
+    await expectHeard(uploads, stream, 1);
+  });
+
+  it("answers 503 past maxStreams on the instance, but a principal at its own bound still replaces its oldest", async () => {
+    const { uploads } = await setUp(undefined, { maxStreams: 2, maxStreamsPerPrincipal: 1 });
+    const as = (principal: string) => uploads.routes.request("http://localhost/events", { headers: { "x-principal": principal } });
+    const [alice, bob] = [new SseReader((await as("alice")).body!), new SseReader((await as("bob")).body!)];
+    for (const stream of [alice!, bob!]) cleanups.push(() => stream.cancel());
+    const full = await as("carol");
+    expect(full.status).toBe(503);
+    expect(await full.json()).toMatchObject({ error: { code: "live_unavailable", message: expect.stringContaining("as many live streams") } });
+    expect(uploads.live.stats().streams).toBe(2);
+    // Alice's new tab takes the place of her old one: the instance holds no more than before.
+    const aliceAgain = new SseReader((await as("alice")).body!);
+    cleanups.push(() => aliceAgain.cancel());
+    await aliceAgain.expect("ready");
+    await alice!.expect("ready");
+    expect(await alice!.expect<LiveStreamClosed>("stream-closed")).toMatchObject({ code: "too_many_streams" });
+    expect(uploads.live.stats().streams).toBe(2);
+    await bob!.cancel();
+    const deadline = Date.now() + 5000;
+    while (uploads.live.stats().streams > 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const freed = await as("carol");
+    expect(freed.status).toBe(200);
+    await freed.body?.cancel();
   });
 });
