@@ -29,7 +29,7 @@ export interface DemoServer {
 }
 
 /** Starts the demo app for `backend` on 127.0.0.1 and a free port. */
-export async function startDemo(backend: Backend, options: { withComponent?: boolean } = {}): Promise<DemoServer> {
+export async function startDemo(backend: Backend, options: { withComponent?: boolean; scanSeconds?: number } = {}): Promise<DemoServer> {
   const database = await createTestDatabase();
   await migrateDemo(database.db, database.schema ? { migrationsSchema: database.schema } : {});
   const storage = await startBackend(backend, { bucket: "demo-e2e" });
@@ -37,7 +37,9 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
   const bundleDir = await mkdtemp(join(tmpdir(), "demo-e2e-client-"));
   if (options.withComponent) await buildClient({ outdir: bundleDir });
   const componentScript = join(bundleDir, "async-file-input.js");
-  const { app, uploads } = createDemoApp({ db: database.db, storage: storage.storage, secret: DEMO_TEST_SECRET, componentScript });
+  const { scanSeconds } = options;
+  const { app, uploads } = createDemoApp({ db: database.db, storage: storage.storage, secret: DEMO_TEST_SECRET, componentScript, scanSeconds });
+  if (scanSeconds) await uploads.start(); // the attachment's stand-in virus scan runs as jobs, as under npm start
   // The server `npm start` runs (demo/main.ts), on a free port.
   const server = createDemoServer(app.fetch);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -51,6 +53,7 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
     storage: storage.storage,
     listKeys: storage.list,
     async close() {
+      await uploads.close();
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
