@@ -61,11 +61,6 @@ export function exportTopic(id: string): string {
   return `export:${id}`;
 }
 
-/** Topic of everything of one principal (the download centre listens here). */
-export function userTopic(principal: string): string {
-  return `user:${principal}`;
-}
-
 /** Export type ids: short, stable, printable (they appear in URLs, events and logs). */
 export const EXPORT_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$/;
 
