@@ -83,11 +83,13 @@ export async function startRgw(): Promise<RgwCluster> {
   await writeFile(join(directory, OWNER_FILE), String(process.pid));
   const children: ChildProcess[] = [];
   const killAll = () => children.forEach((child) => child.kill("SIGKILL"));
-  // Last resort if this process exits without calling stop().
+  // If this process exits without calling stop(); and if it is killed outright, the watchdog.
   process.on("exit", killAll);
+  const watchdog = startWatchdog(directory);
   const stop = async () => {
     // SIGKILL at once: the data is throwaway, and an OSD whose monitor is gone ignores SIGTERM.
     await Promise.all(children.reverse().map((child) => killAndWait(child, 0)));
+    watchdog.kill("SIGKILL");
     process.off("exit", killAll);
     await rm(directory, { recursive: true, force: true });
   };
@@ -124,6 +126,23 @@ export async function startRgw(): Promise<RgwCluster> {
     await stop();
     throw error;
   }
+}
+
+/**
+ * A shell in its own process group that outlives this process only to clean up after it: once this
+ * process is gone (killed with SIGKILL, say, so no exit handler ran), it kills the cluster's daemons and
+ * removes the directory, within a second.
+ */
+function startWatchdog(directory: string): ChildProcess {
+  const script = `
+    while kill -0 "$1" 2>/dev/null; do sleep 1; done
+    for pid in $(cat "$2/${DAEMONS_FILE}" 2>/dev/null); do
+      case "$(tr '\\0' ' ' < /proc/$pid/cmdline 2>/dev/null)" in *"$2"*) kill -9 "$pid" ;; esac
+    done
+    rm -rf "$2"`;
+  const watchdog = spawn("sh", ["-c", script, "rgw-watchdog", String(process.pid), directory], { detached: true, stdio: "ignore" });
+  watchdog.unref();
+  return watchdog;
 }
 
 async function appendPid(directory: string, child: ChildProcess): Promise<void> {
