@@ -72,22 +72,26 @@ export async function handleStepJob(deps: WorkerDeps, boss: PgBoss, attempt: Ste
     deps.log(`processing step "${step.name}" of upload ${file.id} failed (attempt ${attempt.retryCount + 1} of ${step.retryLimit + 1})`, error);
     throw error;
   }
-  await deps.db.transaction(async (tx) => {
+  const rejected = await deps.db.transaction(async (tx) => {
     const row = await lockProcessingRow(tx, { id: file.id });
     // Someone else moved the file on meanwhile (a presumed-dead attempt finishing late): leave it be.
-    if (!row || row.status !== "pending" || row.processingState !== "running" || row.processingVersion !== version) return;
+    if (!row || row.status !== "pending" || row.processingState !== "running" || row.processingVersion !== version) return false;
     if (outcome.reject !== null) {
       await changeState(tx, deps.publish, field, row, { state: "rejected", step: step.name, reason: outcome.reject });
-      return;
+      return true;
     }
     const next = plannedStepsOf(field)[job.step + 1];
     if (!next) {
       await changeState(tx, deps.publish, field, row, { state: "passed", step: step.name, reason: null });
-      return;
+      return false;
     }
     const running = await changeState(tx, deps.publish, field, row, { state: "running", step: next.name, reason: null });
     await sendStepJob(boss, tx, { fileId: file.id, step: job.step + 1, version: running.version }, next);
+    return false;
   });
+  // A rejected file can never be saved (nor processed again): its bytes (a virus, say) go now rather
+  // than at expiry. The row stays, so the page and `process` still learn why; cleanup removes it later.
+  if (rejected) await field.storage.delete(file.key).catch((error: unknown) => deps.log(`could not delete rejected upload ${file.key}; cleanup-temp-files will`, error));
 }
 
 /** A step job whose retries are spent (or whose worker died each time): the file could not be checked. */

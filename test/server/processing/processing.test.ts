@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { eq, sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROCESSING_FAILED_REASON, type ProcessingState } from "../../../shared/processing";
 import { asyncTempFile } from "../../../server/db/schema";
@@ -8,6 +8,13 @@ import type { ProcessingContext } from "../../../server/processing/types";
 import { createProcessingWorld, DATABASE_KINDS, eventsOf, stateOf, waitForState, type ProcessingWorld, type TestInstance } from "./harness";
 
 const text = (content: string) => new TextEncoder().encode(content);
+
+/** pg-boss jobs (any queue, any state) about one upload. */
+async function jobsOf(world: ProcessingWorld, fileId: string): Promise<number> {
+  const result = await world.db.execute(sql`select count(*)::int as n from ${sql.identifier(world.bossSchema)}.job where data->>'fileId' = ${fileId}`);
+  const rows = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as { n: number }[];
+  return rows[0]!.n;
+}
 
 /**
  * The app's step, steered by the file name: `pass-*` passes, `reject-*` is refused, `flaky-*` throws
@@ -73,6 +80,7 @@ describe.each(DATABASE_KINDS)("upload processing on %s", (kind) => {
       ["passed", "virus-scan", "Scanning for viruses", 4],
     ]);
     expect(calls.get(fileId)).toBe(1);
+    expect(await jobsOf(world, fileId)).toBe(2); // one per step (verify, virus-scan)
 
     // Asking again answers the result and starts nothing.
     const again = await app.process(target.key);
@@ -88,9 +96,22 @@ describe.each(DATABASE_KINDS)("upload processing on %s", (kind) => {
     const fileId = target.processing!.fileId;
     expect((await app.process(target.key)).status).toBe(202);
     expect(await waitForState(world.db, fileId, ["passed", "rejected", "failed"])).toMatchObject({ state: "rejected", reason: "It contains a virus." });
+    // Its bytes go at once: a rejected file can never be saved.
+    await expect.poll(() => world.storage.stat(target.key)).toBeNull();
     const refusal = await app.uploads.commit({ fieldId: "docs.scanned", value: target.key, principal: "alice", instanceId: "doc-2" }).catch((error: unknown) => error);
     expect(refusal).toBeInstanceOf(AsyncUploadsError);
     expect(refusal).toMatchObject({ code: "invalid_upload", message: "This file was rejected: It contains a virus." });
+  });
+
+  it("starts a file once when process is asked twice at the same time", async () => {
+    const target = await app.upload("docs.scanned", "pass-twice.txt", text("clean"));
+    const fileId = target.processing!.fileId;
+    const answers = await Promise.all([app.process(target.key), app.process(target.key)]);
+    expect(answers.map((answer) => answer.status)).toEqual([202, 202]);
+    expect((await Promise.all(answers.map((answer) => answer.json()))).map((state: ProcessingState) => state.version)).toEqual([1, 1]);
+    await waitForState(world.db, fileId, ["passed"]);
+    expect(calls.get(fileId)).toBe(1);
+    await expect.poll(() => eventsOf(world, fileId).map((event) => event.state)).toEqual(["queued", "running", "running", "passed"]);
   });
 
   it("rejects in verify a file whose bytes are not what the field accepts, before the app's step runs", async () => {
@@ -185,6 +206,7 @@ describe.each(DATABASE_KINDS)("upload processing on %s", (kind) => {
       const [row] = await world.db.select().from(asyncTempFile).where(eq(asyncTempFile.key, target.key));
       expect(row).toMatchObject({ processingState: null, processingVersion: 0 });
       expect(eventsOf(world, row!.id)).toEqual([]);
+      expect(await jobsOf(world, row!.id)).toBe(0);
     }
     // Once the bytes are there, the same request works.
     await app.request(notUploaded.upload.url, { method: "PUT", headers: notUploaded.upload.headers, body: text("clean"), as: null });
