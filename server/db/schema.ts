@@ -66,3 +66,4 @@ export const asyncTempFile = pgTable(
 
 export type AsyncTempFile = typeof asyncTempFile.$inferSelect;
 export type NewAsyncTempFile = typeof asyncTempFile.$inferInsert;
+export * from "./export-schema.js";
