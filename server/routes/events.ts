@@ -33,6 +33,10 @@ export function eventsRoutes(deps: RouteDeps, live: LiveServer): Hono<RoutesEnv>
     refuseCrossSite(c.req.raw, deps.allowedOrigins);
     const principal = await requirePrincipal(c, deps.getPrincipal);
     const { topics, refusals } = grantedTopics(live, c.req.queries(LIVE_TOPIC_PARAM) ?? [], principal);
+    if (c.req.method === "HEAD") {
+      // Hono answers HEAD with the GET handler and drops the body: a stream opened for it would never be read or closed.
+      return c.body(null, 200, { "Content-Type": "text/event-stream", "Cache-Control": "no-cache" });
+    }
     if (live.hub.streamCount >= live.settings.maxStreams && live.hub.wouldGrow(principal)) {
       throw new AsyncUploadsError("live_unavailable", "This server holds as many live streams as it can; try again in a moment.");
     }

@@ -77,6 +77,21 @@ describe("streams freed when clients go", () => {
     }, "the server's connections to close");
   });
 
+  it("answers HEAD without opening a stream (its body would never be read, nor the stream closed)", async () => {
+    const socket = connect({ host: "127.0.0.1", port });
+    let received = "";
+    socket.setEncoding("utf8");
+    socket.on("data", (chunk: string) => (received += chunk));
+    const request = (method: string) => `${method} /async-uploads/events HTTP/1.1\r\nHost: 127.0.0.1:${port}\r\nx-principal: head\r\n\r\n`;
+    socket.write(request("HEAD") + request("HEAD"));
+    await until(() => received.split("HTTP/1.1 200").length === 3, "two answers on one connection");
+    expect(received).toContain("content-type: text/event-stream");
+    expect(t.uploads.live.stats()).toEqual({ streams: 0, listeners: 0, topics: 0 });
+    socket.destroy();
+    await until(() => socket.closed, "the socket to close");
+    expect(t.uploads.live.stats().streams).toBe(0);
+  });
+
   it("a principal opening and dropping many streams holds at most its bound, and nothing stays", async () => {
     const few = await createTestUploads({ live: { heartbeatSeconds: 0.3, maxStreamsPerPrincipal: 4 } });
     try {
