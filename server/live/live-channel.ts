@@ -24,6 +24,8 @@ export interface LiveOptions {
   topicTokenLifetime?: number;
   /** How often an instance checks, with a message to itself, that its LISTEN still hears. @default 30 */
   probeSeconds?: number;
+  /** How long a snapshot provider may take before the stream goes on without that snapshot. @default 5 */
+  snapshotTimeoutSeconds?: number;
 }
 
 /** What a snapshot provider answers for one object: its current state, sent on every (re)connect. */
@@ -92,6 +94,7 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
   const maxStreamsPerPrincipal = Math.floor(positive(deps.maxStreamsPerPrincipal, 32, "maxStreamsPerPrincipal"));
   const maxTopicsPerStream = Math.floor(positive(deps.maxTopicsPerStream, 50, "maxTopicsPerStream"));
   const maxStreams = Math.floor(positive(deps.maxStreams, 10_000, "maxStreams"));
+  const snapshotTimeoutMs = positive(deps.snapshotTimeoutSeconds, 5, "snapshotTimeoutSeconds") * 1000;
   const tokenLifetime = positive(deps.topicTokenLifetime, 900, "topicTokenLifetime");
   const fanout = deps.fanout ?? postgresFanout(deps.db, deps.channel === undefined ? {} : { channel: deps.channel });
   const hub = new LiveHub(maxStreamsPerPrincipal);
@@ -141,13 +144,20 @@ export function createLiveChannel(deps: LiveChannelDeps): LiveServer {
     async snapshot(topic, principal) {
       const provider = providers.get(topicKind(topic));
       if (!provider) return null;
+      let timer: NodeJS.Timeout | undefined;
       try {
-        const state = await provider(topicId(topic), principal);
+        // A provider that hangs (a stuck query) must not hold the stream, and with it its closure, forever.
+        const timeout = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(new Error(`no answer within ${snapshotTimeoutMs} ms`)), snapshotTimeoutMs);
+        });
+        const state = await Promise.race([provider(topicId(topic), principal), timeout]);
         return state && { topic, event: state.event, data: state.data, version: state.version };
       } catch (error) {
         // The stream still starts: the page keeps its last state and the next event brings the news.
         deps.log(`the snapshot of ${topic} failed`, error);
         return null;
+      } finally {
+        clearTimeout(timer);
       }
     },
     stats() {

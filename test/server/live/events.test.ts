@@ -11,14 +11,20 @@ let t: TestUploads;
 let clock = Date.now();
 const snapshots = new Map<string, { event: string; data: unknown; version: number }>();
 const open: SseReader[] = [];
+const logged: string[] = [];
 
 beforeAll(async () => {
   t = await createTestUploads({
     now: () => new Date(clock),
-    live: { heartbeatSeconds: 0.2, maxStreamsPerPrincipal: 3, maxTopicsPerStream: 5 },
+    live: { heartbeatSeconds: 0.2, maxStreamsPerPrincipal: 3, maxTopicsPerStream: 5, snapshotTimeoutSeconds: 0.3 },
+    log: (message) => logged.push(message),
     allowedOrigins: ["https://app.example"],
     register: (uploads) =>
-      uploads.live.registerSnapshot("doc", async (id, principal) => snapshots.get(`${principal}/${id}`) ?? null),
+      uploads.live.registerSnapshot("doc", async (id, principal) => {
+        if (id === "hangs") return new Promise(() => {});
+        if (id === "throws") throw new Error("snapshot query failed");
+        return snapshots.get(`${principal}/${id}`) ?? null;
+      }),
   });
 });
 afterAll(async () => {
@@ -96,6 +102,18 @@ describe("GET /events", () => {
     await again.expect("ready");
     expect(await again.expect<LiveEvent>("processing")).toMatchObject({ data: { state: "passed" }, version: 4 });
     await again.cancel();
+  });
+
+  it("goes on without the snapshot of a provider that throws or hangs, and says so in the log", async () => {
+    snapshots.set("alice/fine", { event: "processing", data: "fine", version: 1 });
+    const list = ["doc:throws", "doc:hangs", "doc:fine"].map((topic) => t.uploads.topicToken(topic, "alice"));
+    const stream = await connect(tokens(...list));
+    await stream.expect("ready");
+    expect(await stream.expect<LiveEvent>("processing")).toMatchObject({ topic: "doc:fine", data: "fine" });
+    await t.uploads.publish("doc:hangs", "processing", "live");
+    expect(await stream.expect<LiveEvent>("processing")).toMatchObject({ topic: "doc:hangs", data: "live" });
+    expect(logged).toEqual(expect.arrayContaining(["the snapshot of doc:throws failed", "the snapshot of doc:hangs failed"]));
+    await stream.cancel();
   });
 
   it("refuses bad topic tokens one by one with topic-refused and keeps the rest of the stream", async () => {
