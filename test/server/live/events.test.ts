@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { LiveEvent, LiveReady, LiveStreamClosed, LiveTopicRefused } from "../../../shared/live";
 import { signToken } from "../../../server/tokens";
+import { createAsyncUploads } from "../../../server/create-async-uploads";
 import { userTopic } from "../../../server/live/live-channel";
 import { createTestUploads, TEST_SECRET, type TestUploads } from "../../helpers/uploads";
 import { SseReader } from "./sse-reader";
@@ -190,6 +191,18 @@ describe("streams that must end", () => {
     expect(await stream.ended()).toBe(true);
     expect(other.uploads.live.stats()).toEqual({ streams: 0, listeners: 0, topics: 0 });
     await other.close();
+  });
+});
+
+describe("settings", () => {
+  it("refuses live options that cannot work, at start-up, naming the option", async () => {
+    const make = (live: Record<string, unknown>) => () =>
+      createAsyncUploads({ db: t.db, secret: TEST_SECRET, storage: t.storage, getPrincipal: () => null, live });
+    expect(make({ heartbeatSeconds: 0 })).toThrow(/live\.heartbeatSeconds must be a positive number/);
+    expect(make({ maxStreamsPerPrincipal: Number.NaN })).toThrow(/live\.maxStreamsPerPrincipal/);
+    expect(make({ maxStreams: -1 })).toThrow(/live\.maxStreams must/);
+    expect(make({ channel: "Has Spaces" })).toThrow(/live channel "Has Spaces" must be lower-case/);
+    expect(make({ topicTokenLifetime: 30 })).not.toThrow();
   });
 });
 
