@@ -6,7 +6,9 @@ import ms from "ms";
 import type { AsyncUploads } from "../create-async-uploads.js";
 import { runCleanup, type CleanupSummary } from "./cleanup-temp-files.js";
 import { errorLine } from "./error-line.js";
-import { CleanupUsageError, validateCleanupOptions, type CleanupOptions } from "./options.js";
+import {
+  checkDuration, CleanupUsageError, DURATION_LIMITS, validateCleanupOptions, type CleanupOptions, type DurationOption,
+} from "./options.js";
 import { createProgressWriter, formatSummary, type OutputStream } from "./report.js";
 
 export const USAGE = `Usage: async-uploads cleanup-temp-files --config <module> [options]
@@ -26,13 +28,13 @@ Configuration (required): --config <module>, or the environment variable ASYNC_U
 
 Options:
   --config <module>         the configuration module (path relative to the current directory)
-  --older-than <duration>   remove rows older than this: 90m, 24h, 7d
+  --older-than <duration>   remove rows older than this: 90m, 24h, 7d; at most 100y
                             (default: 24h, or the configured temp file lifetime if longer)
   --force                   allow --older-than below the upload URL lifetime (default 15m)
   --dry-run                 report what would be removed; change nothing
   --batch-size <n>          rows claimed per transaction, 1-10000 (default: 100)
-  --max-duration <duration> stop cleanly between batches after this long
-  --sleep <duration>        pause between batches (default: none)
+  --max-duration <duration> stop cleanly between batches after this long; at most 7d
+  --sleep <duration>        pause between batches: 0 (the default) to 1h, e.g. 500ms
   --field <fieldId>         only this field; repeat for several
   --json                    print one JSON summary object on stdout, nothing else
   --quiet                   print nothing unless something failed
@@ -78,7 +80,7 @@ export interface CliIo {
 export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise<number> {
   let debug = false;
   const fail = (code: 1 | 2, message: string, error?: unknown) => {
-    io.stderr.write(`cleanup-temp-files: ${message}${code === 2 ? " (see --help)" : ""}\n`);
+    io.stderr.write(`cleanup-temp-files: ${oneReadableLine(message)}${code === 2 ? " (see --help)" : ""}\n`);
     if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
     return code;
   };
@@ -131,6 +133,14 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
   }
 }
 
+/**
+ * A message as one line a terminal shows as it is: arguments and paths can hold newlines, controls or
+ * bidi characters (a generated or pasted cron line), which are written as `\uXXXX` escapes.
+ */
+function oneReadableLine(message: string): string {
+  return message.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (char) => `\\u${char.codePointAt(0)!.toString(16).padStart(4, "0")}`);
+}
+
 function writeSummary(io: CliIo, summary: CleanupSummary, args: { json: boolean; quiet: boolean }, code: number): void {
   if (args.json) io.stdout.write(`${JSON.stringify(summary)}\n`);
   else if (!args.quiet) io.stdout.write(formatSummary(summary));
@@ -152,12 +162,12 @@ function parseCommandLine(argv: readonly string[], io: CliIo) {
   const emptyField = fields.find((field) => field.trim() === "");
   if (emptyField !== undefined) throw new CleanupUsageError("--field needs a field id");
   const options: CleanupOptions = {
-    olderThanMs: parseDuration(values["older-than"], "--older-than"),
+    olderThanMs: parseDuration(values["older-than"], "older-than"),
     force: values.force ?? false,
     dryRun: values["dry-run"] ?? false,
     batchSize: batch === undefined ? undefined : Number(batch),
-    maxDurationMs: parseDuration(values["max-duration"], "--max-duration"),
-    sleepMs: parseDuration(values.sleep, "--sleep"),
+    maxDurationMs: parseDuration(values["max-duration"], "max-duration"),
+    sleepMs: parseDuration(values.sleep, "sleep"),
     fieldIds: fields,
   };
   // No default: the command cannot guess an app's database and storage (an empty value counts as none).
@@ -168,13 +178,23 @@ function parseCommandLine(argv: readonly string[], io: CliIo) {
   };
 }
 
-/** `90m`, `24h`, `7d`, `1.5h`… A bare number is refused: `24` could mean hours or milliseconds. */
-export function parseDuration(text: string | undefined, name: string): number | undefined {
+/**
+ * `90m`, `24h`, `7d`, `1.5h`… within the option's limits (`DURATION_LIMITS`). A bare number is refused,
+ * as `24` could mean hours or milliseconds, except `0` where zero is allowed (`--sleep 0`, the default).
+ */
+export function parseDuration(text: string | undefined, option: DurationOption): number | undefined {
   if (text === undefined) return undefined;
-  const bad = () => new CleanupUsageError(`${name} must be a positive duration such as 90m, 24h or 7d, not "${text}"`);
-  if (!/^\d+(\.\d+)?\s*[a-z]+$/i.test(text.trim())) throw bad();
-  const value = ms(text.trim() as ms.StringValue) as number | undefined;
-  if (value === undefined || !Number.isFinite(value) || value <= 0) throw bad();
+  const name = `--${option}`;
+  const trimmed = text.trim();
+  const zeroAllowed = DURATION_LIMITS[option].min === 0;
+  if (zeroAllowed && /^0+(\.0+)?$/.test(trimmed)) return 0;
+  const kind = zeroAllowed ? "duration of zero or more" : "positive duration";
+  const bad = () => new CleanupUsageError(`${name} must be a ${kind} such as 90m, 24h or 7d, not ${JSON.stringify(text)}`);
+  if (!/^\d+(\.\d+)?\s*[a-z]+$/i.test(trimmed)) throw bad();
+  const value = ms(trimmed as ms.StringValue) as number | undefined;
+  if (value === undefined || !Number.isFinite(value)) throw bad();
+  if (value === 0 && !zeroAllowed) throw bad();
+  checkDuration(value, option, name, JSON.stringify(text));
   return value;
 }
 

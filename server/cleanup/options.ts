@@ -7,11 +7,45 @@ export const DEFAULT_OLDER_THAN_MS = 24 * 60 * 60 * 1000;
 export const DEFAULT_BATCH_SIZE = 100;
 export const MAX_BATCH_SIZE = 10_000;
 
+const DAY = 24 * 60 * 60 * 1000;
+
+/** The range of a duration option, in milliseconds. */
+export interface DurationLimits {
+  min: number;
+  max: number;
+}
+
+/**
+ * What each duration option may be. Beyond these a value only ever meant a typo, and broke something:
+ * a cutoff before 4713 BC (PostgreSQL's first timestamp) or past JavaScript's dates, or a pause that
+ * Node.js timers cannot hold (over 24.8 days, which they turn into 1 ms).
+ */
+export const DURATION_LIMITS = {
+  "older-than": { min: 1, max: 36_525 * DAY },
+  "max-duration": { min: 1, max: 7 * DAY },
+  sleep: { min: 0, max: 60 * 60 * 1000 },
+} as const satisfies Record<string, DurationLimits>;
+export type DurationOption = keyof typeof DURATION_LIMITS;
+
+/**
+ * Throws `CleanupUsageError` unless `value` is a number of milliseconds within the option's limits.
+ * `label` is how the message names the option (`--older-than` on the command line), `shown` the value
+ * as it was given.
+ */
+export function checkDuration(value: number, option: DurationOption, label: string = option, shown = `${String(value)} ms`): void {
+  const { min, max } = DURATION_LIMITS[option];
+  if (typeof value !== "number" || Number.isNaN(value) || value < 0 || (value === 0 && min > 0)) {
+    throw new CleanupUsageError(`${label} must be a ${min > 0 ? "positive duration" : "duration of zero or more"}, not ${shown}`);
+  }
+  if (value < min) throw new CleanupUsageError(`${label} must be at least ${ms(min)}, not ${shown}`);
+  if (value > max) throw new CleanupUsageError(`${label} must be at most ${ms(max)}, not ${shown}`);
+}
+
 /** What cleanup needs of `createAsyncUploads()`: the database, the fields' storages, the lifetimes. */
 export type CleanupUploads = Pick<AsyncUploads, "db" | "registry" | "settings">;
 
 export interface CleanupOptions {
-  /** Rows created longer ago than this (ms) are removed. @default 24 h, or `tempFileLifetime` if longer */
+  /** Rows created longer ago than this (ms) are removed; 1 ms to 100 years. @default 24 h, or `tempFileLifetime` if longer */
   olderThanMs?: number;
   /** Allow `olderThanMs` below the upload URL lifetime (an upload could still be arriving). @default false */
   force?: boolean;
@@ -19,9 +53,9 @@ export interface CleanupOptions {
   dryRun?: boolean;
   /** Rows claimed per transaction. @default 100 */
   batchSize?: number;
-  /** Stop between batches once this long (ms) has passed. @default no limit */
+  /** Stop between batches once this long (ms) has passed; at most 7 days. @default no limit */
   maxDurationMs?: number;
-  /** Pause between batches (ms), to spare the database and storage. @default 0 */
+  /** Pause between batches (ms), to spare the database and storage; at most 1 hour. @default 0 */
   sleepMs?: number;
   /** Only rows of these fields. @default every field */
   fieldIds?: readonly string[];
@@ -60,14 +94,9 @@ export interface CleanupSettings extends Pick<CleanupOptions, "signal" | "onProg
 export function validateCleanupOptions(uploads: CleanupUploads, options: CleanupOptions): CleanupSettings {
   const { uploadUrlLifetimeMs, tempFileLifetimeMs } = uploads.settings;
   const olderThanMs = options.olderThanMs ?? Math.max(DEFAULT_OLDER_THAN_MS, tempFileLifetimeMs);
-  const positive = (value: number | undefined, name: string) => {
-    if (value !== undefined && !(Number.isFinite(value) && value > 0)) throw new CleanupUsageError(`${name} must be a positive duration`);
-  };
-  positive(olderThanMs, "older-than");
-  positive(options.maxDurationMs, "max-duration");
-  if (options.sleepMs !== undefined && !(Number.isFinite(options.sleepMs) && options.sleepMs >= 0)) {
-    throw new CleanupUsageError("sleep must be a duration of zero or more");
-  }
+  checkDuration(olderThanMs, "older-than");
+  if (options.maxDurationMs !== undefined) checkDuration(options.maxDurationMs, "max-duration");
+  if (options.sleepMs !== undefined) checkDuration(options.sleepMs, "sleep");
   if (olderThanMs < uploadUrlLifetimeMs && !options.force) {
     throw new CleanupUsageError(
       `older-than (${ms(olderThanMs)}) is shorter than the upload URL lifetime (${ms(uploadUrlLifetimeMs)}): ` +
@@ -81,7 +110,7 @@ export function validateCleanupOptions(uploads: CleanupUploads, options: Cleanup
   const fieldIds = options.fieldIds && options.fieldIds.length > 0 ? [...new Set(options.fieldIds)] : undefined;
   const unknown = fieldIds?.filter((id) => !uploads.registry.get(id));
   if (unknown && unknown.length > 0) {
-    throw new CleanupUsageError(`field ${unknown.map((id) => `"${id}"`).join(", ")} is not registered in this configuration`);
+    throw new CleanupUsageError(`field ${unknown.map((id) => JSON.stringify(id)).join(", ")} is not registered in this configuration`);
   }
   return {
     olderThanMs, dryRun: options.dryRun ?? false, batchSize, maxDurationMs: options.maxDurationMs, sleepMs: options.sleepMs ?? 0, fieldIds,
