@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { expect } from "vitest";
-import { anyNumber, anyText, contentType, framing, host, method, origin, principal, secFetchSite, type HostChoice, type OriginChoice } from "./arbitraries";
+import { anyNumber, anyText, contentType, framing, host, method, origin, principal, secFetchSite, type Framing, type HostChoice, type OriginChoice } from "./arbitraries";
 import type { Bench, Exchange, GeneratedRequest } from "./route-bench";
 import { ALLOWED_ORIGIN } from "./route-bench";
 
@@ -9,7 +9,12 @@ export type Envelope = Omit<GeneratedRequest, "method" | "path" | "body">;
 
 /** Headers and framing of a request to a route that wants `wantedType` as its Content-Type. */
 export function envelope(wantedType: string | undefined): fc.Arbitrary<Envelope> {
-  return fc.record({ framing, host, origin, secFetchSite, contentType: contentType(wantedType), principal }, { requiredKeys: ["framing", "host", "origin"] });
+  // Half of them as the app's own page sends them, so that what lies past the guards is reached too.
+  const asThePage = fc.record({ origin: fc.constantFrom<OriginChoice>({ kind: "own" }, { kind: "absent" }), framing: fc.constantFrom<Framing>("exact", "chunked") }).map(
+    ({ origin: sent, framing: framed }): Envelope => ({ framing: framed, host: { kind: "own" }, origin: sent, principal: "alice", ...(wantedType ? { contentType: wantedType } : {}) }),
+  );
+  const generated = fc.record({ framing, host, origin, secFetchSite, contentType: contentType(wantedType), principal }, { requiredKeys: ["framing", "host", "origin"] });
+  return fc.oneof(asThePage, generated);
 }
 
 /** The part numbers a request may name: real ones, out of range, or not numbers at all. */
@@ -68,7 +73,8 @@ export class RunCounter {
   count(route: string): void {
     this.counts.set(route, (this.counts.get(route) ?? 0) + 1);
   }
-  report(title: string): void {
-    console.log(`[properties] ${title}: ${[...this.counts].map(([route, n]) => `${route} ${n}`).join(", ")}`);
+  report(title: string, statuses?: ReadonlyMap<string, number>): void {
+    const answers = statuses ? `; answers ${[...statuses].sort().map(([status, n]) => `${status}×${n}`).join(" ")}` : "";
+    console.log(`[properties] ${title}: ${[...this.counts].map(([route, n]) => `${route} ${n}`).join(", ")}${answers}`);
   }
 }

@@ -41,7 +41,7 @@ describe("filesystem routes: generated requests", () => {
     chunked = (await issue(chunkedRequest)) as MultipartUploadUrlResponse;
     partUrls = await sign(chunked.key, [1, 2, 3]);
     const canceled = (await issue(chunkedRequest)) as MultipartUploadUrlResponse;
-    [canceledPartUrl] = await sign(canceled.key, [3]);
+    canceledPartUrl = (await sign(canceled.key, [3]))[0]!;
     await bench.t.request("/multipart/abort", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ key: canceled.key }) });
     const bytes = new TextEncoder().encode("%PDF-1.4 stored for the download properties");
     const target = (await issue({ fieldId: FIELD, filename: "stored.pdf", contentType: "application/pdf", size: bytes.length })) as UploadUrlResponse;
@@ -50,7 +50,7 @@ describe("filesystem routes: generated requests", () => {
     usedUploadUrl = target.upload.url;
   }, 60_000);
   afterAll(async () => {
-    counter.report("filesystem routes");
+    counter.report("filesystem routes", bench?.statuses);
     await bench?.close();
   });
 
