@@ -5,7 +5,8 @@ import type { Database } from "./db/database.js";
 import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys.js";
 import { createLiveChannel, type LiveChannel, type LiveOptions } from "./live/live-channel.js";
 import { findPendingUpload, type PendingUpload, type PendingUploadQuery } from "./pending-upload.js";
-import { UploadProcessing, type ProcessingOptions } from "./processing/upload-processing.js";
+import { JobEngine, type ProcessingOptions } from "./processing/job-engine.js";
+import { UploadProcessing } from "./processing/upload-processing.js";
 import { FieldRegistry } from "./registry.js";
 import type { RouteDeps } from "./routes/deps.js";
 import { createRoutes } from "./routes/index.js";
@@ -123,8 +124,9 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     log,
     live,
   };
-  const processing = new UploadProcessing({ db: options.db, registry, live, now, log, options: options.processing });
-  deps.processing = processing;
+  // One pg-boss for every kind of background job, started by start() only when one needs it.
+  const jobs = new JobEngine(options.db, options.processing, log);
+  deps.processing = new UploadProcessing({ db: options.db, registry, live, jobs, now, log });
   if (deps.tempFileLifetimeMs < deps.uploadUrlLifetimeMs) {
     throw new Error("[async-uploads] tempFileLifetime must not be shorter than uploadUrlLifetime");
   }
@@ -150,9 +152,9 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     publish: (topic, event, data, publishOptions) => live.publish(topic, event, data, publishOptions),
     topicToken: (topic, principal) => live.topicToken(topic, principal),
     live,
-    start: () => processing.start(),
+    start: () => jobs.start(),
     close: async () => {
-      await processing.close();
+      await jobs.close();
       await live.close();
     },
   };
