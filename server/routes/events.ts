@@ -82,6 +82,14 @@ function grantedTopics(live: LiveServer, tokens: string[], principal: string): {
   return { topics, refusals };
 }
 
+/** One event goes to every stream that hears its topic (a broadcast: all of them): serialised once. */
+const serialised = new WeakMap<LiveEvent, string>();
+function serialise(event: LiveEvent): string {
+  let text = serialised.get(event);
+  if (text === undefined) serialised.set(event, (text = JSON.stringify(event)));
+  return text;
+}
+
 let lastEventId = 0;
 /** Opaque, increasing ids: a reconnect carries one back as `Last-Event-ID`; the snapshot makes replay unnecessary. */
 const nextEventId = () => `${Date.now().toString(36)}-${(++lastEventId).toString(36)}`;
@@ -158,7 +166,7 @@ async function runStream(
     while (!closing) {
       const event = queue.shift();
       if (event) {
-        await send(event.event, event);
+        await stream.writeSSE({ event: event.event, data: serialise(event), id: nextEventId() });
       } else if (heartbeatDue) {
         heartbeatDue = false;
         await stream.write(": heartbeat\n\n");
