@@ -100,6 +100,26 @@ describe("<async-file-input> with processing steps", () => {
       { selector: INPUT, text },
       { timeout: 15_000 },
     );
+  /** Records the page's EventSources; the returned function lists the open ones by their number of topics. */
+  async function watchEventSources(page: Page): Promise<() => Promise<number[]>> {
+    await page.evaluate(() => {
+      const w = window as unknown as { streams: Array<{ url: string; source: EventSource }> };
+      w.streams = [];
+      const Original = window.EventSource;
+      window.EventSource = class extends Original {
+        constructor(url: string | URL, init?: EventSourceInit) {
+          super(url, init);
+          w.streams.push({ url: String(url), source: this });
+        }
+      };
+    });
+    return () =>
+      page.evaluate(() =>
+        (window as unknown as { streams: Array<{ url: string; source: EventSource }> }).streams
+          .filter((stream) => stream.source.readyState !== EventSource.CLOSED)
+          .map((stream) => new URL(stream.url).searchParams.getAll("topic").length),
+      );
+  }
   const waitForRowsIn = (page: Page, selector: string, state: string) => waitForRows(page, selector, 1, [state]);
   /** The state `POST /process` answers for `key` (it only answers while the checks run or after they passed). */
   async function processState(key: string): Promise<string> {
@@ -190,23 +210,7 @@ describe("<async-file-input> with processing steps", () => {
       `${formWith("", SCANNED, "first").replace('id="upload"', 'id="first"').replace('for="upload"', 'for="first"')}` +
         `<label for="second">Second</label><async-file-input id="second" name="second" field-id="${SCANNED}"></async-file-input>`,
     );
-    await page.evaluate(() => {
-      const w = window as unknown as { streams: Array<{ url: string; source: EventSource }> };
-      w.streams = [];
-      const Original = window.EventSource;
-      window.EventSource = class extends Original {
-        constructor(url: string | URL, init?: EventSourceInit) {
-          super(url, init);
-          w.streams.push({ url: String(url), source: this });
-        }
-      };
-    });
-    const openStreams = () =>
-      page.evaluate(() =>
-        (window as unknown as { streams: Array<{ url: string; source: EventSource }> }).streams
-          .filter((stream) => stream.source.readyState !== EventSource.CLOSED)
-          .map((stream) => new URL(stream.url).searchParams.getAll("topic").length),
-      );
+    const openStreams = await watchEventSources(page);
     await chooseFiles(page, "#first", [textFile("one.txt")]);
     await waitForRowsIn(page, "#first", "checking");
     await chooseFiles(page, "#second", [textFile("two.txt")]);
@@ -220,6 +224,26 @@ describe("<async-file-input> with processing steps", () => {
     gate("two.txt").open();
     await waitForRowsIn(page, "#second", "ready");
     await expect.poll(openStreams).toEqual([]);
+    expect(errors).toEqual([]);
+  });
+
+  it("stops listening when the element leaves the page, and follows the file again when it comes back", async () => {
+    const { page, errors } = await open(formWith("", SCANNED, "scanned"));
+    const streams = await watchEventSources(page);
+    await chooseFiles(page, INPUT, [textFile("moved.txt")]);
+    await waitForText(page, "Scanning for viruses…");
+    await expect.poll(streams).toEqual([1]);
+    await page.evaluate(() => {
+      const element = document.querySelector("async-file-input")!;
+      (window as unknown as { parked: Element }).parked = element;
+      element.remove();
+    });
+    await expect.poll(streams).toEqual([]);
+    gate("moved.txt").open();
+    await page.evaluate(() => document.querySelector("form")!.prepend((window as unknown as { parked: Element }).parked));
+    await waitForRows(page, INPUT, 1, ["ready"]);
+    await expect.poll(streams).toEqual([]);
+    expect(await trySave(page)).toBe(true);
     expect(errors).toEqual([]);
   });
 
