@@ -51,6 +51,7 @@ describe.each(DATABASE_KINDS)("upload processing on %s", (kind) => {
           processing: [{ name: "virus-scan", label: "Scanning for viruses", run: scanStep(calls, gate), timeoutSeconds: 1, retryLimit: 1 }],
         });
         uploads.registry.register("docs.plain", { maxSize: 1024 * 1024 });
+        uploads.registry.register("docs.chunked", { maxSize: 1024 * 1024, multipartThreshold: 1, processing: [{ name: "virus-scan", run: scanStep(calls, gate) }] });
       },
     });
   }, 120_000);
@@ -211,6 +212,25 @@ describe.each(DATABASE_KINDS)("upload processing on %s", (kind) => {
     // Once the bytes are there, the same request works.
     await app.request(notUploaded.upload.url, { method: "PUT", headers: notUploaded.upload.headers, body: text("clean"), as: null });
     expect((await app.process(notUploaded.key)).status).toBe(202);
+  });
+
+  it("plans processing for a chunked upload too, and refuses to start it before its parts are assembled", async () => {
+    const response = await app.request("/upload-url", {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ fieldId: "docs.chunked", filename: "big.txt", contentType: "text/plain", size: 100, multipart: true }),
+    });
+    expect(response.status).toBe(201);
+    const body = (await response.json()) as { key: string; multipart: unknown; processing?: { fileId: string; steps: unknown[] } };
+    expect(body.multipart).toBeDefined();
+    expect(body.processing?.steps).toEqual([
+      { name: "verify", label: "Checking" },
+      { name: "virus-scan", label: "Virus scan" },
+    ]);
+    const early = await app.process(body.key);
+    expect(early.status).toBe(409);
+    expect(await early.json()).toMatchObject({ error: { code: "not_uploaded" } });
+    expect(await stateOf(world.db, body.processing!.fileId)).toMatchObject({ state: null, version: 0 });
   });
 
   it("gives the upload:<id> snapshot to its own principal only", async () => {
