@@ -25,6 +25,7 @@ import type { AsyncFileInput } from "../async-file-input/async-file-input.js";
 import type {
   AsyncUploadCompleteEvent,
   AsyncUploadErrorEvent,
+  AsyncUploadProcessingEvent,
   AsyncUploadProgressEvent,
   AsyncUploadStartEvent,
 } from "../async-file-input/events.js";
@@ -67,6 +68,8 @@ export interface AsyncFileInputAttributes extends HTMLAttributes<AsyncFileInput>
   /** The file is in storage; `event.detail.key` is now in the form value. */
   "onasync-upload-complete"?: (event: AsyncUploadCompleteEvent) => void;
   "onasync-upload-error"?: (event: AsyncUploadErrorEvent) => void;
+  /** The server's checks of an uploaded file changed (fields with processing steps). */
+  "onasync-upload-processing"?: (event: AsyncUploadProcessingEvent) => void;
 }
 
 /** With `ref` and `key`. */

@@ -28,6 +28,7 @@ import type { AsyncFileInput } from "../async-file-input/async-file-input.js";
 import type {
   AsyncUploadCompleteEvent,
   AsyncUploadErrorEvent,
+  AsyncUploadProcessingEvent,
   AsyncUploadProgressEvent,
   AsyncUploadStartEvent,
 } from "../async-file-input/events.js";
@@ -62,6 +63,7 @@ export interface AsyncFileInputEvents {
   "async-upload-progress": AsyncUploadProgressEvent;
   "async-upload-complete": AsyncUploadCompleteEvent;
   "async-upload-error": AsyncUploadErrorEvent;
+  "async-upload-processing": AsyncUploadProcessingEvent;
 }
 
 declare module "vue" {
