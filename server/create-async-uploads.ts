@@ -3,6 +3,8 @@ import type { CommitRequest, CommitResult } from "./commit/commit.js";
 import { commitInTransaction, type Save } from "./commit/transaction.js";
 import type { Database } from "./db/database.js";
 import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys.js";
+import { Exports } from "./exports/exports.js";
+import type { ExportsOptions } from "./exports/types.js";
 import { createLiveChannel, type LiveChannel, type LiveOptions } from "./live/live-channel.js";
 import { findPendingUpload, type PendingUpload, type PendingUploadQuery } from "./pending-upload.js";
 import { JobEngine, type ProcessingOptions } from "./processing/job-engine.js";
@@ -52,6 +54,8 @@ export interface AsyncUploadsOptions {
   live?: LiveOptions;
   /** Where upload processing runs (fields with `processing` steps): pg-boss schema, worker, concurrency. See README "Processing uploads". */
   processing?: ProcessingOptions;
+  /** Exports (files built in the background): link base URL, worker batch and concurrency. See README "Exports". */
+  exports?: ExportsOptions;
 }
 
 export interface AsyncUploads {
@@ -84,6 +88,8 @@ export interface AsyncUploads {
   topicToken(topic: string, principal: string): string;
   /** The live channel: publishing, topic tokens, snapshot providers. */
   live: LiveChannel;
+  /** Exports: `register` types at start-up, `request` one, signed `link`s (README "Exports"). */
+  exports: Exports;
   /**
    * Starts what runs in the background: pg-boss and the processing worker, when a field declares
    * `processing` steps (nothing otherwise). Call it once at start-up, after registering the fields.
@@ -127,6 +133,8 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
   // One pg-boss for every kind of background job, started by start() only when one needs it.
   const jobs = new JobEngine(options.db, options.processing, log);
   deps.processing = new UploadProcessing({ db: options.db, registry, live, jobs, now, log });
+  const exportService = new Exports({ db: options.db, defaultStorage: options.storage, live, jobs, secret: options.secret, now, log, options: options.exports });
+  deps.exports = exportService;
   if (deps.tempFileLifetimeMs < deps.uploadUrlLifetimeMs) {
     throw new Error("[async-uploads] tempFileLifetime must not be shorter than uploadUrlLifetime");
   }
@@ -152,6 +160,7 @@ export function createAsyncUploads(options: AsyncUploadsOptions): AsyncUploads {
     publish: (topic, event, data, publishOptions) => live.publish(topic, event, data, publishOptions),
     topicToken: (topic, principal) => live.topicToken(topic, principal),
     live,
+    exports: exportService,
     start: () => jobs.start(),
     close: async () => {
       await jobs.close();

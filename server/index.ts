@@ -10,6 +10,19 @@ export { DatabaseInUseError } from "./db/directory-lock.js";
 export { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, migrateAsyncUploads, type MigrateOptions } from "./db/migrate.js";
 export { asyncTempFile, type AsyncTempFile } from "./db/schema.js";
 export { AsyncUploadsError } from "./errors.js";
+export type { Exports } from "./exports/exports.js";
+export {
+  ExportCriteriaError,
+  type ExportDefinition,
+  type ExportOutput,
+  type ExportReadyContext,
+  type ExportRequest,
+  type ExportRequestContext,
+  type ExportRequestResult,
+  type ExportsOptions,
+  type ExportWriteContext,
+} from "./exports/types.js";
+export { asyncExport, type AsyncExport } from "./db/export-schema.js";
 export { postgresFanout, type Fanout, type LiveMessage, type PostgresFanoutOptions } from "./live/fanout.js";
 export { userTopic, type LiveChannel, type LiveOptions, type LiveSnapshot, type SnapshotProvider } from "./live/live-channel.js";
 export { MissingPeerDependencyError } from "./peer-dependency.js";

@@ -56,6 +56,9 @@ export interface ExportListResponse {
 /** Event name of an export change. */
 export const EXPORT_EVENT = "export";
 
+/** Event name sent (data `{ id }`, on both topics) when the person cleared an export: drop it from the list. */
+export const EXPORT_CLEARED_EVENT = "export-cleared";
+
 /** Topic of one export's events. */
 export function exportTopic(id: string): string {
   return `export:${id}`;

@@ -2,6 +2,7 @@ import type { Context, MiddlewareHandler } from "hono";
 import { basePath } from "hono/route";
 import type { Database } from "../db/database.js";
 import type { LiveServer } from "../live/live-channel.js";
+import type { Exports } from "../exports/exports.js";
 import type { UploadProcessing } from "../processing/upload-processing.js";
 import type { FieldRegistry } from "../registry.js";
 import type { UrlContext } from "../storage/types.js";
@@ -31,6 +32,8 @@ export interface RouteDeps {
   live: LiveServer;
   /** Upload processing (`POST /process`, the `processing` plan of `upload-url`). */
   processing?: UploadProcessing;
+  /** Exports (`{base}/exports`, `{base}/e/<token>`). */
+  exports?: Exports;
 }
 
 /** The Hono env of the routes: where the app mounted them, recorded once per request by `recordMountPoint`. */

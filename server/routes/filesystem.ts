@@ -122,7 +122,8 @@ async function stillTakesParts(deps: RouteDeps, key: string, uploadId: string): 
 
 /** The field's driver, when it is one that receives and serves the bytes through these routes. */
 function filesystemStorageOf(deps: RouteDeps, fieldId: string): FilesystemStorage {
-  const storage = deps.registry.get(fieldId)?.storage;
+  // Export files (issue 15) are signed with a field id no field can have: `@export/<exportId>`.
+  const storage = deps.registry.get(fieldId)?.storage ?? deps.exports?.storageOfFieldId(fieldId);
   if (!isFilesystemStorage(storage)) {
     throw new AsyncUploadsError("invalid_token", "This link does not belong to a file stored on this server.");
   }

@@ -5,6 +5,8 @@ import { AsyncUploadsError } from "../errors.js";
 import { recordMountPoint, type RouteDeps } from "./deps.js";
 import { downloadRoutes } from "./download.js";
 import { eventsRoutes } from "./events.js";
+import { exportLinkRoutes } from "./export-links.js";
+import { exportsRoutes } from "./exports.js";
 import { filesystemRoutes } from "./filesystem.js";
 import { multipartRoutes } from "./multipart.js";
 import { processRoutes } from "./process.js";
@@ -23,6 +25,8 @@ export function createRoutes(deps: RouteDeps): Hono {
   app.route("/download", downloadRoutes(deps));
   app.route("/process", processRoutes(deps));
   app.route("/events", eventsRoutes(deps, deps.live));
+  app.route("/exports", exportsRoutes(deps));
+  app.route("/e", exportLinkRoutes(deps));
   // A catch-all route, not `notFound`: once mounted with `app.route`, a sub-app's `notFound` is never
   // asked (the app's own answers), and an unknown path under the mount point must still get the contract's JSON.
   app.all("*", () => {

@@ -1,0 +1,223 @@
+import type { Job, PgBoss } from "pg-boss";
+import { EXPORT_FAILED_MESSAGE, isActiveExportStatus } from "../../shared/exports.js";
+import type { AsyncExport } from "../db/export-schema.js";
+import type { Database } from "../db/types.js";
+import type { LiveHub } from "../live/hub.js";
+import { BytePipe } from "./byte-pipe.js";
+import { watchCancellation } from "./cancel-watch.js";
+import { EXPORT_QUEUE, FAILED_EXPORT_QUEUE, type ExportJob } from "./jobs.js";
+import { ProgressReporter } from "./progress.js";
+import type { ExportRegistry } from "./registry.js";
+import { changeExport, lockExport, summaryOf, type Publish } from "./state.js";
+import { writeExportObject } from "./storage-write.js";
+import type { ExportSummary } from "../../shared/exports.js";
+import type { ResolvedExport } from "./types.js";
+
+/** What the export worker needs. */
+export interface ExportWorkerDeps {
+  db: Database;
+  registry: ExportRegistry;
+  publish: Publish;
+  hub: LiveHub | null;
+  now: () => Date;
+  log: (message: string, error: unknown) => void;
+  /** Storage key prefix of export files. */
+  prefix: string;
+  /** Called after an export succeeded (the links and the app's `onReady`). */
+  ready: (definition: ResolvedExport, summary: ExportSummary, principal: string) => Promise<void>;
+}
+
+/** Whether a job still speaks for the row: same attempt, and the export queued or running. */
+function jobOwnsRow(row: AsyncExport | undefined, job: ExportJob): row is AsyncExport {
+  return row !== undefined && row.attempt === job.attempt && isActiveExportStatus(row.status);
+}
+
+/** What became of one attempt: `retry` hands the job back to pg-boss (which retries it after its backoff). */
+type Outcome = "done" | "retry";
+
+/**
+ * Builds one attempt of one export: marks it running with this attempt's own key (one transaction,
+ * one event), streams the app's `write` into the storage outside any transaction, then records the
+ * outcome if the row is still this attempt's. A cancelled, cleared or taken-over export aborts the
+ * writer's signal; its object is removed. A throw (the writer's or the storage's) is retried until
+ * the definition's `retryLimit`, then the export fails with a safe message; the object never stays.
+ */
+export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>): Promise<Outcome> {
+  const claimed = await deps.db.transaction(async (tx) => {
+    const row = await lockExport(tx, job.data.id);
+    if (!jobOwnsRow(row, job.data)) return null;
+    const definition = deps.registry.get(row.exportId);
+    if (!definition) {
+      deps.log(`export ${row.id} is of type "${row.exportId}", which this process does not register; it failed`, null);
+      await changeExport(tx, deps.publish, row, { status: "failed", message: EXPORT_FAILED_MESSAGE, key: null, finishedAt: deps.now() });
+      return null;
+    }
+    const key = `${deps.prefix}${row.id}/${row.attempt}.${job.retryCount}`;
+    const running = await changeExport(tx, deps.publish, row, { status: "running", key, percentage: null, message: null, startedAt: deps.now() });
+    return { row: running, definition, key, previousKey: row.key };
+  });
+  if (!claimed) return "done";
+  const { row, definition, key, previousKey } = claimed;
+  // An earlier attempt whose worker died may have left its object (a fresh key per attempt keeps them apart).
+  if (previousKey && previousKey !== key) await removeObject(deps, definition, previousKey);
+
+  const controller = new AbortController();
+  const onJobAbort = () => controller.abort(new Error(`export ${row.id}: the job was stopped (timeout or shutdown)`));
+  job.signal.addEventListener("abort", onJobAbort, { once: true });
+  let gone = false;
+  const goneNow = (why: string) => {
+    gone = true;
+    controller.abort(new Error(why));
+  };
+  const stopWatching = watchCancellation({ db: deps.db, hub: deps.hub, id: row.id, key, log: deps.log }, goneNow);
+  const progress = new ProgressReporter({ db: deps.db, publish: deps.publish, id: row.id, key, log: deps.log, onGone: () => goneNow(`export ${row.id} is no longer running`) });
+  const result = await build(definition, row, key, controller.signal, progress.report, deps).finally(async () => {
+    stopWatching();
+    job.signal.removeEventListener("abort", onJobAbort);
+    await progress.stop();
+  });
+
+  if (result.ok && !gone) {
+    const summary = await deps.db.transaction(async (tx) => {
+      const current = await lockExport(tx, row.id);
+      if (!current || current.status !== "running" || current.key !== key) return null;
+      const finishedAt = deps.now();
+      const expiresAt = new Date(finishedAt.getTime() + definition.lifetimeSeconds * 1000);
+      return summaryOf(await changeExport(tx, deps.publish, current, { status: "succeeded", percentage: 100, size: result.size, finishedAt, expiresAt }));
+    });
+    if (summary) {
+      await deps.ready(definition, summary, row.principal).catch((error: unknown) => deps.log(`onReady of export ${row.id} failed`, error));
+      return "done";
+    }
+    await removeObject(deps, definition, key);
+    return "done";
+  }
+  await removeObject(deps, definition, key);
+  if (gone) return "done";
+  const error = result.ok ? null : result.error;
+  const last = job.retryCount >= definition.retryLimit;
+  deps.log(`export ${row.id} ("${row.exportId}") failed (attempt ${job.retryCount + 1} of ${definition.retryLimit + 1})`, error);
+  await deps.db.transaction(async (tx) => {
+    const current = await lockExport(tx, row.id);
+    if (!current || current.status !== "running" || current.key !== key) return;
+    const change = last
+      ? ({ status: "failed", message: EXPORT_FAILED_MESSAGE, key: null, percentage: null, finishedAt: deps.now() } as const)
+      : ({ status: "queued", key: null, percentage: null } as const);
+    await changeExport(tx, deps.publish, current, change);
+  });
+  return last ? "done" : "retry";
+}
+
+/** Runs the app's `write` into the storage; both sides stop when either fails. */
+async function build(
+  definition: ResolvedExport,
+  row: AsyncExport,
+  key: string,
+  signal: AbortSignal,
+  progress: (done: number, total?: number) => void,
+  deps: ExportWorkerDeps,
+): Promise<{ ok: true; size: number } | { ok: false; error: unknown }> {
+  const pipe = new BytePipe();
+  const onAbort = () => pipe.fail(signal.reason);
+  signal.addEventListener("abort", onAbort, { once: true });
+  try {
+    const criteria = definition.criteria(row.criteria);
+    const stored = writeExportObject(definition.storage, key, pipe, { contentType: definition.contentType, signal }).catch((error: unknown) => {
+      pipe.fail(error);
+      throw error;
+    });
+    const written = Promise.resolve()
+      .then(() => definition.write({ criteria, principal: row.principal, output: pipe.output, progress, signal }))
+      .then(
+        () => pipe.end(),
+        (error: unknown) => {
+          pipe.fail(error);
+          throw error;
+        },
+      );
+    const [wrote, store] = await Promise.allSettled([written, stored]);
+    if (wrote.status === "rejected") return { ok: false, error: wrote.reason };
+    if (store.status === "rejected") return { ok: false, error: store.reason };
+    if (signal.aborted) return { ok: false, error: signal.reason };
+    return { ok: true, size: store.value.size };
+  } catch (error) {
+    deps.log(`export ${row.id}: the stored criteria no longer pass criteria()`, error);
+    return { ok: false, error };
+  } finally {
+    signal.removeEventListener("abort", onAbort);
+  }
+}
+
+async function removeObject(deps: ExportWorkerDeps, definition: ResolvedExport, key: string): Promise<void> {
+  await definition.storage.delete(key).catch((error: unknown) => deps.log(`could not delete export object ${key}; cleanup-expired-exports will`, error));
+}
+
+/** An export job whose retries are spent without a verdict (each worker died or hung): the export failed. */
+export async function handleDeadExportJob(deps: ExportWorkerDeps, job: ExportJob): Promise<void> {
+  const removed = await deps.db.transaction(async (tx) => {
+    const row = await lockExport(tx, job.id);
+    if (!jobOwnsRow(row, job)) return null;
+    await changeExport(tx, deps.publish, row, { status: "failed", message: EXPORT_FAILED_MESSAGE, key: null, percentage: null, finishedAt: deps.now() });
+    return row.key ? { key: row.key, definition: deps.registry.get(row.exportId) } : null;
+  });
+  if (removed?.definition) await removeObject(deps, removed.definition, removed.key);
+}
+
+/** Options of the export worker. */
+export interface ExportWorkerOptions {
+  concurrency: number;
+  batchSize: number;
+  pollingIntervalSeconds: number;
+}
+
+/**
+ * Starts the export worker on `boss`. Jobs are fetched `batchSize` at a time and, while fetches come
+ * back full, fetched again at once (pg-boss's `burstWhenBatchFull`): a backlog drains without waiting
+ * a polling interval per job, which is what makes pg-boss's defaults slow for many small jobs. Two
+ * fetch loops, so one batch holding a long export does not stop the queue; at most `concurrency`
+ * exports are built at once. Returns the worker ids.
+ */
+export async function startExportWorker(deps: ExportWorkerDeps, boss: PgBoss, options: ExportWorkerOptions): Promise<string[]> {
+  const slots = new Semaphore(options.concurrency);
+  const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds, notifyPollingIntervalSeconds: Math.max(5, options.pollingIntervalSeconds) };
+  const exportsWorker = await boss.work<ExportJob>(
+    EXPORT_QUEUE,
+    { ...polling, batchSize: options.batchSize, burstWhenBatchFull: true, localConcurrency: 2, perJobResults: true },
+    async (jobs) =>
+      Promise.all(
+        jobs.map(async (job) => {
+          const outcome = await slots.run(() => runExportJob(deps, job)).catch((error: unknown) => {
+            deps.log(`export job ${job.id} failed`, error);
+            return "retry" as const;
+          });
+          return { id: job.id, status: outcome === "done" ? ("completed" as const) : ("failed" as const) };
+        }),
+      ),
+  );
+  const dead = await boss.work<ExportJob>(FAILED_EXPORT_QUEUE, { ...polling, batchSize: 10 }, async (jobs) => {
+    for (const job of jobs) await handleDeadExportJob(deps, job.data);
+  });
+  return [exportsWorker, dead];
+}
+
+/** At most `limit` tasks at once, the rest waiting in order. */
+class Semaphore {
+  #free: number;
+  readonly #waiting: (() => void)[] = [];
+
+  constructor(limit: number) {
+    this.#free = limit;
+  }
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#free > 0) this.#free--;
+    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
+    try {
+      return await task();
+    } finally {
+      const next = this.#waiting.shift();
+      if (next) next();
+      else this.#free++;
+    }
+  }
+}
