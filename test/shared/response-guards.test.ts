@@ -55,4 +55,19 @@ describe("response guards", () => {
       expect(guards.isSignPartsResponse({ ...signed, parts: [{ ...signed.parts[0], url }] })).toBe(false);
     }
   });
+
+  it("check the processing plan of upload-url and the processing state", () => {
+    const plan = { fileId: "0b5c…", topicToken: "t.sig", steps: [{ name: "verify", label: "Checking" }] };
+    const state = { fileId: "0b5c…", state: "running", step: "verify", label: "Checking", reason: null, version: 2 };
+    expect(guards.isUploadUrlResponse({ ...single, processing: plan })).toBe(true);
+    expect(guards.isMultipartUploadUrlResponse({ ...chunked, processing: plan })).toBe(true);
+    expect(guards.isUploadUrlResponse({ ...single, processing: { ...plan, steps: [{ name: "verify" }] } })).toBe(false);
+    expect(guards.isMultipartUploadUrlResponse({ ...chunked, processing: { ...plan, topicToken: "" } })).toBe(false);
+    expect(guards.isProcessingState(state)).toBe(true);
+    expect(guards.isProcessingState({ ...state, state: "queued", step: null, label: null })).toBe(true);
+    expect(guards.isProcessingState({ ...state, state: "scanning" })).toBe(false);
+    expect(guards.isProcessingState({ ...state, version: -1 })).toBe(false);
+    expect(guards.isProcessingState({ ...state, reason: 5 })).toBe(false);
+    expect(guards.isProcessingState({ ...state, step: undefined })).toBe(false);
+  });
 });
