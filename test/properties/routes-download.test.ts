@@ -9,7 +9,7 @@ import { envelope, method, RunCounter } from "./route-inputs";
  * Properties of `GET download/{fieldId}/{instanceId}[?key=…]` and of paths no route has, over
  * generated paths, queries, principals and headers, on real connections (see route-bench.ts).
  */
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 150);
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 100);
 
 describe("download and unknown paths: generated requests", () => {
   let bench: Bench;

@@ -14,7 +14,7 @@ import { RunCounter } from "./route-inputs";
  * `GET fs/download/{token}`) over generated tokens, bodies and headers, on real connections: the
  * same promises as the JSON routes (see route-bench.ts).
  */
-const RUNS = Number(process.env.PROPERTY_RUNS ?? 120);
+const RUNS = Number(process.env.PROPERTY_RUNS ?? 100);
 
 describe("filesystem routes: generated requests", () => {
   let bench: Bench;

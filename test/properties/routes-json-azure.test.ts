@@ -1,4 +1,4 @@
 import { describeJsonRoutes } from "./json-routes-suite";
 
 // upload-url and multipart/* on azure (Azurite).
-describeJsonRoutes("azure", 60);
+describeJsonRoutes("azure", 40);

@@ -1,4 +1,4 @@
 import { describeJsonRoutes } from "./json-routes-suite";
 
 // upload-url and multipart/* on filesystem.
-describeJsonRoutes("filesystem", 150);
+describeJsonRoutes("filesystem", 100);
