@@ -28,7 +28,7 @@ export { userTopic, type LiveChannel, type LiveOptions, type LiveSnapshot, type 
 export { MissingPeerDependencyError } from "./peer-dependency.js";
 export type { PendingUpload, PendingUploadQuery } from "./pending-upload.js";
 export type { ProcessingContext, ProcessingStep, ProcessingStepResult } from "./processing/types.js";
-export type { ProcessingOptions } from "./processing/job-engine.js";
+export type { ProcessingOptions } from "./processing/options.js";
 export { FieldRegistry, GiB, KiB, MiB, type Field, type FieldOptions } from "./registry.js";
 // The routes' own guard, for an app's routes that refuse bodies too (the demo's form posts use it).
 export { settleRequestBody } from "./routes/request-body.js";

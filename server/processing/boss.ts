@@ -1,19 +1,7 @@
 import type { PgBoss } from "pg-boss";
 import type { Database } from "../db/types.js";
 import { importPeer } from "../peer-dependency.js";
-
-/** How pg-boss reaches the app's database. */
-export interface BossConnectionOptions {
-  /** pg-boss's own schema (its tables live there, apart from ours). @default "pgboss" */
-  schema?: string;
-  /**
-   * postgres.js apps: the URL pg-boss's own small `pg` pool connects with. By default it is read from
-   * the drizzle client's settings (host, port, user, password, database, ssl). Not used with PGlite.
-   */
-  connectionString?: string;
-  /** Connections of that pool. @default 4 */
-  max?: number;
-}
+import type { BossConnectionOptions } from "./options.js";
 
 /**
  * Creates (not starts) a pg-boss on the app's database: on PGlite over the very same instance

@@ -1,22 +1,7 @@
 import type { PgBoss } from "pg-boss";
 import type { Database } from "../db/types.js";
-import { createBoss, type BossConnectionOptions } from "./boss.js";
-
-/** `createAsyncUploads({ processing })`: where and how background jobs (upload processing, exports) run. */
-export interface ProcessingOptions extends BossConnectionOptions {
-  /** Run the workers in this process; `false` for web-only instances (another process runs `start()` with workers). @default true */
-  worker?: boolean;
-  /** Jobs of each queue this process runs at once; a hung job holds one slot until its timeout. @default 4 */
-  concurrency?: number;
-  /** How often an idle worker polls when no NOTIFY woke it, in seconds (≥ 0.5). @default 2 */
-  pollingIntervalSeconds?: number;
-}
-
-/** What a worker is given besides the engine. */
-export interface WorkerSettings {
-  concurrency: number;
-  pollingIntervalSeconds: number;
-}
+import { createBoss } from "./boss.js";
+import type { ProcessingOptions, WorkerSettings } from "./options.js";
 
 /** A part of the library that runs jobs on the one shared pg-boss (upload processing; exports). */
 export interface JobUser {

@@ -6,6 +6,7 @@ import { asyncTempFile, type AsyncTempFile } from "../db/schema.js";
 import { basenameOfKey } from "../keys.js";
 import type { Field, FieldRegistry } from "../registry.js";
 import { FAILED_STEP_QUEUE, sendStepJob, STEP_QUEUE, stepsOf, type StepJob } from "./jobs.js";
+import type { WorkerSettings } from "./options.js";
 import { runStepAttempt, verifyStep } from "./run-step.js";
 import { changeState, lockProcessingRow, type ProcessingRow } from "./state.js";
 import type { Publish, ResolvedStep } from "./types.js";
@@ -119,16 +120,8 @@ function contextOf(file: AsyncTempFile, field: Field) {
   };
 }
 
-/** Options of the in-process worker. */
-export interface WorkerOptions {
-  /** Step jobs this process runs at once; a hung step holds one slot until its timeout. */
-  concurrency: number;
-  /** How often an idle worker looks for jobs when no NOTIFY woke it, in seconds. */
-  pollingIntervalSeconds: number;
-}
-
 /** Starts the worker of both queues on `boss`. Returns the worker ids, for `offWork`. */
-export async function startWorker(deps: WorkerDeps, boss: PgBoss, options: WorkerOptions): Promise<string[]> {
+export async function startWorker(deps: WorkerDeps, boss: PgBoss, options: WorkerSettings): Promise<string[]> {
   const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds, notifyPollingIntervalSeconds: Math.max(5, options.pollingIntervalSeconds) };
   const steps = await boss.work<StepJob>(STEP_QUEUE, { ...polling, batchSize: 1, localConcurrency: options.concurrency }, async ([job]) => {
     if (job) await handleStepJob(deps, boss, job);
