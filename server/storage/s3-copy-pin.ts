@@ -4,11 +4,12 @@ import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from "
  * A copy pinned to the version of the source that was looked at (its ETag), on S3 and on S3-compatible
  * services that honour the precondition under another name or not at all.
  *
- * - S3 reads `x-amz-copy-source-if-match` (CopyObject, UploadPartCopy). Ceph's RADOS Gateway ignores it
- *   and reads only its own `x-amz-copy-if-match`; both are sent, each service skips the one it does not know.
- * - A service may honour neither. After the copy (before a multipart copy is completed), the source is
- *   looked at again: a different ETag or Last-Modified means it was written during the copy, and the
- *   copy is thrown away. (Written back with the same bytes within the same second cannot be seen; commit
+ * - S3 reads `x-amz-copy-source-if-match` (CopyObject, UploadPartCopy). Ceph's RADOS Gateway (16.2)
+ *   ignores it and reads only its own `x-amz-copy-if-match`, on CopyObject only; both are sent, each
+ *   service skips the one it does not know.
+ * - A service may honour neither (RGW on UploadPartCopy). After the copy (before a multipart copy is
+ *   completed), the source is looked at again: a different ETag or Last-Modified means it was written
+ *   during the copy, and the copy is thrown away. (Written back with the same bytes within the same second cannot be seen; commit
  *   checks the copy's size and content itself as well.)
  */
 
