@@ -9,8 +9,8 @@ import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from "
  *   service skips the one it does not know.
  * - A service may honour neither (RGW on UploadPartCopy). After the copy (before a multipart copy is
  *   completed), the source is looked at again: a different ETag or Last-Modified means it was written
- *   during the copy, and the copy is thrown away. (Written back with the same bytes within the same second cannot be seen; commit
- *   checks the copy's size and content itself as well.)
+ *   during the copy, and the copy is thrown away. (Written back with the same bytes within the same
+ *   second cannot be seen; commit checks the copy's size and content itself as well.)
  */
 
 /** The error of a copy whose source changed while it was copied. */
