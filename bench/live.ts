@@ -14,6 +14,7 @@
 import { createAsyncUploads } from "../server/create-async-uploads";
 import { userTopic } from "../server/live/live-channel";
 import { filesystemStorage } from "../server/storage/filesystem";
+import { launchBrowser } from "../test/helpers/browser";
 import { scratchDir } from "./lib/cleanup";
 import { startChild } from "./lib/child";
 import { BENCH_SECRET } from "./lib/constants";
@@ -47,7 +48,7 @@ await runBench(async ({ quick }) => {
 
   const database = await createBenchDatabase();
   const root = await scratchDir("bench-live-");
-  const server = await startChild<{ url: string }>("servers/live-server.ts", [], {
+  const server = await startChild<{ url: string; origin: string }>("servers/live-server.ts", [], {
     BENCH_DB_URL: database.url,
     BENCH_DB_SCHEMA: database.schema,
     BENCH_FS_ROOT: root,
@@ -78,6 +79,47 @@ await runBench(async ({ quick }) => {
     };
     await measureLatency(20, -100); // warm-up
     const latency = await measureLatency(latencyEvents, 0);
+
+    // --- 1b. the same, to a real browser's EventSource handler (Chromium); the page computes each
+    // latency itself against the publish time (both clocks: timeOrigin + now, on this machine)
+    const browserEvents = quick ? 20 : 100;
+    progress(`live: latency to Chromium over ${browserEvents} events`);
+    const browser = await launchBrowser();
+    let browserLatency: number[];
+    try {
+      const context = await browser.newContext();
+      await context.addCookies([{ name: "who", value: "browser", url: server.info.origin }]);
+      const page = await context.newPage();
+      const heard = new Map<number, number>();
+      let wake = () => {};
+      await page.exposeFunction("arrived", (seq: number, latency: number) => {
+        heard.set(seq, latency);
+        wake();
+      });
+      await page.goto(server.info.origin);
+      await page.evaluate(
+        () =>
+          new Promise<void>((resolve) => {
+            const source = new EventSource("/async-uploads/events");
+            source.addEventListener("ready", () => resolve());
+            source.addEventListener("tick", (event) => {
+              const at = performance.timeOrigin + performance.now();
+              const { data } = JSON.parse((event as MessageEvent).data) as { data: { seq: number; sentAt: number } };
+              void (window as unknown as { arrived(seq: number, latency: number): Promise<void> }).arrived(data.seq, at - data.sentAt);
+            });
+          }),
+      );
+      for (let seq = -10; seq < browserEvents; seq++) {
+        const arrived = new Promise<void>((resolve) => (wake = resolve));
+        await publisher.publish(userTopic("browser"), "tick", { seq, sentAt: performance.timeOrigin + performance.now() });
+        await arrived;
+        await sleep(2);
+      }
+      browserLatency = [...heard].filter(([seq]) => seq >= 0).map(([, latency]) => latency);
+      await context.close();
+    } finally {
+      await browser.close();
+    }
 
     // --- 2. broadcast to N subscribers
     const baseline = await stats();
@@ -133,7 +175,7 @@ await runBench(async ({ quick }) => {
       title: "Live events: publish → handler latency, broadcast, streams held, leaks",
       method: [
         "One server process (`createAsyncUploads`, `GET /events` on @hono/node-server, PostgreSQL LISTEN); a second process publishes through its own `createAsyncUploads` on the same schema (NOTIFY) and holds every client stream on raw sockets, parsing SSE as EventSource does.",
-        `Latency: ${latencyEvents} events one after another (20 warm-up), from before \`publish\` to the client's handler; again (${quick ? 20 : 100} events) with every stream held.`,
+        `Latency: ${latencyEvents} events one after another (20 warm-up), from before \`publish\` to the raw-socket client's handler; again (${quick ? 20 : 100} events) with every stream held; and ${browserEvents} events (10 warm-up) to an \`EventSource\` handler in headless Chromium, which computes each latency itself (\`performance.timeOrigin + now()\` on both sides, one machine).`,
         `Broadcast: ${broadcastRounds} events on \`broadcast\` to ${subscribers} streams (+1); per round the p50 and the last arrival, median over rounds. The ${subscribers} readers share one Node event loop here (a browser per tab would not), so the last arrival is an upper bound.`,
         `Memory: RSS and V8 heap of the server after a full GC, before the ${subscribers} subscribers and with ${held.streams} streams open, divided by the streams added.`,
         "Leaks: every client aborts (half reset, half half-closed with FIN); then streams, hub listeners and TCP connections the server still counts.",
@@ -144,6 +186,8 @@ await runBench(async ({ quick }) => {
           rows: [
             row("publish → handler p50", ms(percentile(latency, 50)), "", true),
             row("publish → handler p95", ms(percentile(latency, 95)), "≤ 250 ms", percentile(latency, 95) <= 250),
+            row("publish → Chromium EventSource handler p50", ms(percentile(browserLatency, 50)), "", true),
+            row("publish → Chromium EventSource handler p95", ms(percentile(browserLatency, 95)), "≤ 250 ms", percentile(browserLatency, 95) <= 250),
             row(`publish → handler p95, ${held.streams} streams held`, ms(percentile(loadedLatency, 95)), "≤ 250 ms", percentile(loadedLatency, 95) <= 250),
             row(`broadcast to ${subscribers}: p50 (median of rounds)`, ms(percentile(broadcastP50, 50)), "≤ 150 ms", percentile(broadcastP50, 50) <= 150),
             row(`broadcast to ${subscribers}: last arrival (median of rounds)`, ms(percentile(broadcastLast, 50)), "", true),
@@ -157,7 +201,7 @@ await runBench(async ({ quick }) => {
       ],
       notes: held.gc ? [] : ["The server ran without --expose-gc: memory figures include garbage."],
       headline: [
-        ["live event publish → handler p95", ms(percentile(latency, 95)), "goal 250 ms", ""],
+        ["live event publish → browser handler p95", ms(percentile(browserLatency, 95)), "goal 250 ms", ""],
         [`live broadcast to ${subscribers}, p50`, ms(percentile(broadcastP50, 50)), "goal 150 ms", ""],
         ["live streams held / memory per stream", `${held.streams} / ${formatBytes(perStreamRss)}`, "goal 5,000 / 64 KiB", ""],
         ["live streams leaked after abort", String(after.streams), "goal 0", ""],

@@ -19,12 +19,14 @@ try {
     db: connection.db,
     secret: BENCH_SECRET,
     storage: filesystemStorage({ root: process.env.BENCH_FS_ROOT! }),
-    getPrincipal: (c) => c.req.header("x-principal") ?? null,
+    // Raw-socket clients send a header; the browser page (which EventSource cannot give headers) a cookie.
+    getPrincipal: (c) => c.req.header("x-principal") ?? /(?:^|;\s*)who=([\w-]+)/.exec(c.req.header("cookie") ?? "")?.[1] ?? null,
     // Each bench client is its own principal; the bound is not what is measured here.
     live: { maxStreamsPerPrincipal: 10 },
   });
   const app = new Hono();
   app.route("/async-uploads", uploads.routes);
+  app.get("/", (c) => c.html("<!doctype html><title>live bench</title><p>live bench"));
   const server = await new Promise<ReturnType<typeof serve>>((resolve) => {
     const started = serve({ fetch: app.fetch, hostname: "127.0.0.1", port: 0 }, () => resolve(started));
   });
@@ -32,7 +34,7 @@ try {
   const port = typeof address === "object" && address ? address.port : 0;
   const collect = () => (globalThis as { gc?: () => void }).gc?.();
   serveParent(
-    { url: `http://127.0.0.1:${port}/async-uploads` },
+    { url: `http://127.0.0.1:${port}/async-uploads`, origin: `http://127.0.0.1:${port}` },
     {
       stats: async () => {
         collect();
