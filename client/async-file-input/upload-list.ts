@@ -104,7 +104,11 @@ export class UploadList implements ReactiveController {
     const entry: UploadEntry = { kind: "upload", id: upload.id, upload, previewUrl, lastPercent: -1 };
     if (this.#host.multiple) return this.#show([...this.entries, entry]);
     const previous = this.entries[0];
-    if (previous && keyOf(previous)) this.#replaced = previous;
+    // A replaced file is out of sight: its checks are followed again only if it comes back (Cancel).
+    if (previous && keyOf(previous)) {
+      this.#replaced = previous;
+      if (previous.kind === "upload") this.#processing.stop(previous);
+    }
     else if (previous) this.#forget(previous);
     this.#refocus = this.#host.matches(":focus-within");
     this.#show([entry]);
@@ -122,7 +126,10 @@ export class UploadList implements ReactiveController {
     this.#forget(entry);
     let remaining = this.entries.filter((other) => other !== entry);
     // Canceling a replacement brings the replaced file back; removing a finished one clears the field.
-    if (!this.#host.multiple && this.#replaced && !keyOf(entry)) remaining = [this.#replaced];
+    if (!this.#host.multiple && this.#replaced && !keyOf(entry)) {
+      remaining = [this.#replaced];
+      this.#check(this.#replaced);
+    }
     this.#replaced = undefined;
     this.#show(remaining);
     this.#options.announce((action === "cancel" ? strings.announceCanceled : strings.announceRemoved)(nameOf(entry)));

@@ -4,7 +4,7 @@ import { serve, type ServerType } from "@hono/node-server";
 import { Hono } from "hono";
 import type { Browser, Page } from "playwright-core";
 import { buildClient } from "../../../client/build";
-import { createAsyncUploads, type AsyncUploads } from "../../../server/create-async-uploads";
+import { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from "../../../server/create-async-uploads";
 import { KiB } from "../../../server/registry";
 import { startBackend, type TestBackend } from "../../helpers/backends";
 import { createTestDatabase } from "../../helpers/db";
@@ -44,7 +44,8 @@ export interface ComponentServer {
 
 let bundle: Promise<Uint8Array> | undefined;
 
-export async function startComponentServer(backend: Backend): Promise<ComponentServer> {
+/** `overrides`: more `createAsyncUploads` options (processing tests give pg-boss a schema of their own). */
+export async function startComponentServer(backend: Backend, overrides: Partial<AsyncUploadsOptions> = {}): Promise<ComponentServer> {
   bundle ??= buildClient({ write: false }).then((files) => files["async-file-input.js"]);
   const code = await bundle;
   const storage = await startStorage(backend);
@@ -56,6 +57,7 @@ export async function startComponentServer(backend: Backend): Promise<ComponentS
     storage: storage.storage,
     getPrincipal: () => PRINCIPAL,
     now: () => new Date(Date.now() + clock.offsetMs),
+    ...overrides,
   });
   const accept = ACCEPT.split(", ");
   uploads.registry.register(FIELDS.single, { maxSize: MAX_SIZE, accept });

@@ -1,142 +1,14 @@
-import type { Browser, Page } from "playwright-core";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { axeViolations, launchBrowser } from "../../helpers/browser";
-import { ACCEPT, FIELDS, MAX_SIZE, openPage, startComponentServer, type ComponentServer } from "./harness";
+import { describe, expect, it } from "vitest";
+import { axeViolations } from "../../helpers/browser";
+import { FIELDS } from "./harness";
 import { chooseFiles, formValues, rowStates, shadowText, textFile, waitForRows } from "./page-helpers";
+import { FLAKY, INPUT, SCANNED, useProcessingSession } from "./processing-session";
 import { formWith } from "./suite";
 
-const INPUT = "async-file-input";
-const SCANNED = "e2e.scanned";
-const FLAKY = "e2e.flaky";
-
-/** Opens when the test says so: a step that waits on it takes as long as the test needs to look. */
-class Gate {
-  #open!: () => void;
-  readonly opened = new Promise<void>((resolve) => (this.#open = resolve));
-  open(): void {
-    this.#open();
-  }
-}
-
-/**
- * Upload processing in the form (issue 14), through the real server: createAsyncUploads with fields that
- * declare steps, `uploads.start()` (pg-boss on the test database), POST /process, GET /events with
- * LISTEN/NOTIFY, and the built element in Chromium. The scan step waits on a gate per file name, so the
- * test sees "Scanning for viruses…" for as long as it looks, then passes or rejects ("virus" in the name).
- */
+/** The element's live states of upload processing (see processing-session.ts for the server and steps). */
 describe("<async-file-input> with processing steps", () => {
-  let server: ComponentServer;
-  let browser: Browser;
-  const pages: Page[] = [];
-  const gates = new Map<string, Gate>();
-  const gate = (filename: string) => gates.get(filename) ?? gates.set(filename, new Gate()).get(filename)!;
-  let flakyFails = true;
-
-  beforeAll(async () => {
-    [server, browser] = await Promise.all([startComponentServer("filesystem"), launchBrowser()]);
-    const accept = ACCEPT.split(", ");
-    server.uploads.registry.register(SCANNED, {
-      maxSize: MAX_SIZE,
-      accept,
-      multiple: true,
-      processing: [
-        {
-          name: "scan",
-          label: "Scanning for viruses",
-          async run({ filename }) {
-            await gate(filename).opened;
-            return /virus/.test(filename) ? { reject: `${filename} contains a test virus.` } : undefined;
-          },
-        },
-      ],
-    });
-    server.uploads.registry.register(FLAKY, {
-      maxSize: MAX_SIZE,
-      accept,
-      processing: [
-        {
-          name: "convert",
-          label: "Converting",
-          retryLimit: 0,
-          async run() {
-            if (flakyFails) throw new Error("the converter is down");
-          },
-        },
-      ],
-    });
-    await server.uploads.start();
-  });
-
-  afterEach(async () => {
-    await Promise.all(pages.splice(0).map((page) => page.context().close()));
-  });
-
-  afterAll(async () => {
-    await browser?.close();
-    await server?.uploads.close();
-    await server?.close();
-  });
-
-  async function open(body: string): Promise<{ page: Page; errors: string[] }> {
-    const opened = await openPage(browser, server.page(body));
-    pages.push(opened.page);
-    await opened.page.evaluate(() => {
-      const w = window as unknown as { checks: unknown[]; eventSources: string[] };
-      w.checks = [];
-      document.addEventListener("async-upload-processing", (event) => {
-        const { state, label, reason } = (event as CustomEvent).detail;
-        w.checks.push({ state, label, reason });
-      });
-    });
-    return opened;
-  }
-
-  const checks = (page: Page) => page.evaluate(() => (window as unknown as { checks: Array<{ state: string; label: string | null; reason: string | null }> }).checks);
-  const validationMessage = (page: Page) => page.$eval(INPUT, (element) => (element as HTMLElement & { validationMessage: string }).validationMessage);
-  const announcement = (page: Page) => page.$eval(INPUT, (element) => element.shadowRoot!.querySelector("[role=status]")!.textContent ?? "");
-  const waitForText = (page: Page, text: string) =>
-    page.waitForFunction(
-      ({ selector, text }) => document.querySelector(selector)?.shadowRoot?.textContent?.includes(text),
-      { selector: INPUT, text },
-      { timeout: 15_000 },
-    );
-  /** Records the page's EventSources; the returned function lists the open ones by their number of topics. */
-  async function watchEventSources(page: Page): Promise<() => Promise<number[]>> {
-    await page.evaluate(() => {
-      const w = window as unknown as { streams: Array<{ url: string; source: EventSource }> };
-      w.streams = [];
-      const Original = window.EventSource;
-      window.EventSource = class extends Original {
-        constructor(url: string | URL, init?: EventSourceInit) {
-          super(url, init);
-          w.streams.push({ url: String(url), source: this });
-        }
-      };
-    });
-    return () =>
-      page.evaluate(() =>
-        (window as unknown as { streams: Array<{ url: string; source: EventSource }> }).streams
-          .filter((stream) => stream.source.readyState !== EventSource.CLOSED)
-          .map((stream) => new URL(stream.url).searchParams.getAll("topic").length),
-      );
-  }
-  const waitForRowsIn = (page: Page, selector: string, state: string) => waitForRows(page, selector, 1, [state]);
-  /** The state `POST /process` answers for `key` (it only answers while the checks run or after they passed). */
-  async function processState(key: string): Promise<string> {
-    const response = await fetch(`${server.url}/async-uploads/process`, {
-      method: "POST",
-      headers: { "Content-Type": "application/json", Origin: server.url },
-      body: JSON.stringify({ key }),
-    });
-    return ((await response.json()) as { state: string }).state;
-  }
-  /** Clicks Save and tells whether the form was sent (a submission reached the server). */
-  async function trySave(page: Page): Promise<boolean> {
-    const before = server.submissions.length;
-    await page.getByRole("button", { name: "Save" }).click();
-    await page.waitForTimeout(300);
-    return server.submissions.length > before;
-  }
+  const session = useProcessingSession();
+  const { flaky, gate, open, checks, validationMessage, announcement, waitForText, watchEventSources, waitForRowsIn, processState, trySave } = session;
 
   it("shows checking → scanning → ready live, and the form cannot be saved until the file is ready", async () => {
     const { page, errors } = await open(formWith("", SCANNED, "scanned"));
@@ -162,7 +34,7 @@ describe("<async-file-input> with processing steps", () => {
     expect(seen.indexOf("Scanning for viruses")).toBeLessThan(seen.indexOf("passed"));
     expect(seen.at(-1)).toBe("passed");
     expect(await trySave(page)).toBe(true);
-    expect(server.submissions.at(-1)?.scanned?.[0]).toMatch(/\/notes\.txt$/);
+    expect(session.server.submissions.at(-1)?.scanned?.[0]).toMatch(/\/notes\.txt$/);
     expect(errors).toEqual([]);
   });
 
@@ -189,7 +61,7 @@ describe("<async-file-input> with processing steps", () => {
   });
 
   it("shows 'could not be checked, try again' when a step fails, and Retry checks again", async () => {
-    flakyFails = true;
+    flaky.fails = true;
     const { page, errors } = await open(formWith("", FLAKY, "flaky"));
     await chooseFiles(page, INPUT, [textFile("report.txt")]);
     await waitForRows(page, INPUT, 1, ["unchecked"]);
@@ -197,7 +69,7 @@ describe("<async-file-input> with processing steps", () => {
     expect(await validationMessage(page)).toBe("report.txt could not be checked. Retry or remove the file.");
     expect(await trySave(page)).toBe(false);
 
-    flakyFails = false;
+    flaky.fails = false;
     await page.getByRole("button", { name: "Retry checking report.txt" }).click();
     await waitForRows(page, INPUT, 1, ["ready"]);
     expect(await validationMessage(page)).toBe("");

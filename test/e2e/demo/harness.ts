@@ -1,6 +1,8 @@
+import { randomBytes } from "node:crypto";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { sql } from "drizzle-orm";
 import type { AsyncUploads } from "../../../server/create-async-uploads";
 import type { Database } from "../../../server/db/database";
 import { createDemoApp } from "../../../demo/app";
@@ -38,7 +40,10 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
   if (options.withComponent) await buildClient({ outdir: bundleDir });
   const componentScript = join(bundleDir, "async-file-input.js");
   const { scanSeconds } = options;
-  const { app, uploads } = createDemoApp({ db: database.db, storage: storage.storage, secret: DEMO_TEST_SECRET, componentScript, scanSeconds });
+  // pg-boss's tables in a schema of this server's own: another file's worker must not take its jobs.
+  const bossSchema = `pgboss_demo_${randomBytes(5).toString("hex")}`;
+  const overrides = scanSeconds ? { processing: { schema: bossSchema, pollingIntervalSeconds: 0.5 } } : {};
+  const { app, uploads } = createDemoApp({ db: database.db, storage: storage.storage, secret: DEMO_TEST_SECRET, componentScript, scanSeconds, overrides });
   if (scanSeconds) await uploads.start(); // the attachment's stand-in virus scan runs as jobs, as under npm start
   // The server `npm start` runs (demo/main.ts), on a free port.
   const server = createDemoServer(app.fetch);
@@ -54,6 +59,7 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
     listKeys: storage.list,
     async close() {
       await uploads.close();
+      if (scanSeconds && database.url) await database.db.execute(sql.raw(`drop schema if exists "${bossSchema}" cascade`));
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
