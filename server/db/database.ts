@@ -55,21 +55,22 @@ export async function connectDatabase(options: ConnectOptions = {}): Promise<Con
   let client: InstanceType<typeof PGlite> | undefined;
   try {
     client = new PGlite(options.dataDir);
-    await migrateAsyncUploads(drizzle(client));
+    const db = drizzle(client);
+    await migrateAsyncUploads(db);
+    const opened = client;
+    return {
+      db,
+      async close() {
+        try {
+          await opened.close();
+        } finally {
+          unlock();
+        }
+      },
+    };
   } catch (error) {
     await client?.close().catch(() => {});
     unlock();
     throw error;
   }
-  const opened = client;
-  return {
-    db: drizzle(opened),
-    async close() {
-      try {
-        await opened.close();
-      } finally {
-        unlock();
-      }
-    },
-  };
 }
