@@ -51,8 +51,9 @@ export function postgresFanout(db: Database, options: PostgresFanoutOptions = {}
     throw new Error(`[async-uploads] live channel "${options.channel}" must be lower-case letters, digits and _ (at most 63)`);
   }
   let channel: Promise<string> | undefined;
-  const channelName = () => {
-    channel ??= options.channel !== undefined ? Promise.resolve(options.channel) : defaultChannel(db);
+  // Looked up on the executor at hand: with PGlite, a query on db while a transaction is open would wait for it for ever.
+  const channelName = (executor: Database = db) => {
+    channel ??= options.channel !== undefined ? Promise.resolve(options.channel) : defaultChannel(executor);
     // A failed look-up (database down) is asked again next time rather than remembered.
     channel.catch(() => (channel = undefined));
     return channel;
@@ -61,7 +62,8 @@ export function postgresFanout(db: Database, options: PostgresFanoutOptions = {}
   return {
     async publish(message, tx) {
       const payload = encodeMessage(message);
-      await (tx ?? db).execute(sql`select pg_notify(${await channelName()}, ${payload})`);
+      const executor = tx ?? db;
+      await executor.execute(sql`select pg_notify(${await channelName(executor)}, ${payload})`);
     },
     async subscribe(onMessage, onListening) {
       const name = await channelName();

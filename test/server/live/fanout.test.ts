@@ -119,6 +119,26 @@ describe.each(drivers)("postgresFanout on $name", ({ open, postgres }) => {
   });
 });
 
+describe.each(drivers)("the first message of a fan-out on $name", ({ open }) => {
+  it("may be published inside a transaction (the channel is looked up on that transaction, not beside it)", async () => {
+    const connection = await open();
+    try {
+      const fanout = postgresFanout(connection.db);
+      // PGlite runs one transaction at a time: a look-up on db while tx is open would wait for ever.
+      await connection.db.transaction(async (tx) => {
+        await fanout.publish({ topic: "upload:first", event: "x", data: 1 }, tx);
+      });
+      const heard = collector();
+      const stop = await fanout.subscribe(heard.onMessage);
+      await fanout.publish({ topic: "upload:second", event: "x", data: 1 });
+      await heard.until("upload:second");
+      await stop();
+    } finally {
+      await connection.close();
+    }
+  });
+});
+
 describe.skipIf(!process.env.DATABASE_URL)("several instances on one PostgreSQL database", () => {
   const url = process.env.DATABASE_URL!;
   let first: Awaited<ReturnType<typeof createTestDatabase>>;
