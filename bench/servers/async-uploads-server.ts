@@ -54,6 +54,10 @@ try {
     // 200 files from one browser page are more than the default 100 unsaved uploads per person.
     // The count query behind this limit still runs on every request.
     maxPendingUploadsPerPrincipal: 1_000_000,
+    // Nor a bound on their bytes: a run leaves gigabytes unsaved, and without an overall bound the
+    // count is taken under a per-principal lock, as before those bounds existed.
+    maxPendingBytesPerPrincipal: Infinity,
+    maxPendingBytes: Infinity,
   });
   uploads.registry.register(BENCH_FIELD, { maxSize: 4 * GiB, multiple: true, maxFiles: 1000 });
   uploads.registry.register(BENCH_FIELD_SINGLE, { maxSize: 4 * GiB, multiple: true, maxFiles: 1000, multipartThreshold: Infinity });
