@@ -12,12 +12,13 @@ export const STEP_QUEUE = "async-uploads.process-step";
 export const FAILED_STEP_QUEUE = "async-uploads.process-step-failed";
 
 /**
- * A step job's data: which file, which step (index in `stepsOf(field)`, `verify` = 0), and the file's
- * processing version when the job was sent, so that a job left over from an earlier run changes nothing.
+ * A step job's data: which file, which step (by name: instances of a rolling deploy may list other
+ * steps), and the file's processing version when the job was sent, so that a job left over from an
+ * earlier run changes nothing.
  */
 export interface StepJob {
   fileId: string;
-  step: number;
+  step: string;
   version: number;
 }
 

@@ -88,7 +88,7 @@ export class UploadProcessing {
       const now = processingStateOf(locked, field);
       if (now && now.state !== "failed") return now;
       const queued = await changeState(tx, this.#publish, field, locked, { state: "queued", step: null, reason: null });
-      if (first) await sendStepJob(boss, tx, { fileId: row.id, step: 0, version: queued.version }, first);
+      if (first) await sendStepJob(boss, tx, { fileId: row.id, step: first.name, version: queued.version }, first);
       return queued;
     });
   }

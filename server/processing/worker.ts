@@ -37,10 +37,10 @@ export function plannedStepsOf(field: Field): ResolvedStep[] {
  * running (version + 1). A job of an earlier run (the person asked again after `failed`), or one
  * that pg-boss handed out again after its worker was presumed dead, changes nothing.
  */
-function jobOwnsRow(row: ProcessingRow, job: StepJob, step: ResolvedStep): boolean {
+function jobOwnsRow(row: ProcessingRow, job: StepJob): boolean {
   if (row.status !== "pending" || (row.processingState !== "queued" && row.processingState !== "running")) return false;
   if (row.processingVersion === job.version) return true;
-  return row.processingVersion === job.version + 1 && row.processingState === "running" && row.processingStep === step.name;
+  return row.processingVersion === job.version + 1 && row.processingState === "running" && row.processingStep === job.step;
 }
 
 /**
@@ -54,18 +54,27 @@ export async function handleStepJob(deps: WorkerDeps, boss: PgBoss, attempt: Ste
   const job = attempt.data;
   const claimed = await deps.db.transaction(async (tx) => {
     const row = await lockProcessingRow(tx, { id: job.fileId });
-    const field = row && deps.registry.get(row.fieldId);
-    const step = field && plannedStepsOf(field)[job.step];
-    if (!row || !field || !step || !jobOwnsRow(row, job, step)) return null;
+    if (!row || !jobOwnsRow(row, job)) return null;
+    const field = deps.registry.get(row.fieldId);
+    const steps = field ? plannedStepsOf(field) : [];
+    const index = steps.findIndex((candidate) => candidate.name === job.step);
+    const step = steps[index];
+    if (!field || !step) {
+      // This instance has no such step (a deploy changed the field's steps while the file was between
+      // two of them): it could not be checked; asking again starts over with the steps as they are now.
+      deps.log(`upload ${row.id}: field "${row.fieldId}" has no processing step "${job.step}" here; the file is marked failed`, null);
+      await changeState(tx, deps.publish, field, row, { state: "failed", step: job.step, reason: PROCESSING_FAILED_REASON });
+      return null;
+    }
     let version = row.processingVersion;
     if (row.processingState !== "running" || row.processingStep !== step.name) {
       version = (await changeState(tx, deps.publish, field, row, { state: "running", step: step.name, reason: null })).version;
     }
     const [file] = await tx.select().from(asyncTempFile).where(eq(asyncTempFile.id, row.id));
-    return file ? { file, field, step, version } : null;
+    return file ? { file, field, step, next: steps[index + 1], version } : null;
   });
   if (!claimed) return;
-  const { file, field, step, version } = claimed;
+  const { file, field, step, next, version } = claimed;
   let outcome: { reject: string | null };
   try {
     outcome = await runStepAttempt(step, contextOf(file, field), attempt.signal);
@@ -81,13 +90,12 @@ export async function handleStepJob(deps: WorkerDeps, boss: PgBoss, attempt: Ste
       await changeState(tx, deps.publish, field, row, { state: "rejected", step: step.name, reason: outcome.reject });
       return true;
     }
-    const next = plannedStepsOf(field)[job.step + 1];
     if (!next) {
       await changeState(tx, deps.publish, field, row, { state: "passed", step: step.name, reason: null });
       return false;
     }
     const running = await changeState(tx, deps.publish, field, row, { state: "running", step: next.name, reason: null });
-    await sendStepJob(boss, tx, { fileId: file.id, step: job.step + 1, version: running.version }, next);
+    await sendStepJob(boss, tx, { fileId: file.id, step: next.name, version: running.version }, next);
     return false;
   });
   // A rejected file can never be saved (nor processed again): its bytes (a virus, say) go now rather
@@ -99,10 +107,8 @@ export async function handleStepJob(deps: WorkerDeps, boss: PgBoss, attempt: Ste
 export async function handleFailedJob(deps: WorkerDeps, job: StepJob): Promise<void> {
   await deps.db.transaction(async (tx) => {
     const row = await lockProcessingRow(tx, { id: job.fileId });
-    const field = row && deps.registry.get(row.fieldId);
-    const step = field && plannedStepsOf(field)[job.step];
-    if (!row || !field || !step || !jobOwnsRow(row, job, step)) return;
-    await changeState(tx, deps.publish, field, row, { state: "failed", step: step.name, reason: PROCESSING_FAILED_REASON });
+    if (!row || !jobOwnsRow(row, job)) return;
+    await changeState(tx, deps.publish, deps.registry.get(row.fieldId), row, { state: "failed", step: job.step, reason: PROCESSING_FAILED_REASON });
   });
 }
 

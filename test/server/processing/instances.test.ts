@@ -1,5 +1,5 @@
 import { sql } from "drizzle-orm";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from "vitest";
 import type { AsyncUploads } from "../../../server/create-async-uploads";
 import type { ProcessingContext } from "../../../server/processing/types";
 import { createProcessingWorld, DATABASE_KINDS, eventsOf, stateOf, waitForState, type ProcessingWorld } from "./harness";
@@ -80,5 +80,46 @@ describe.each(DATABASE_KINDS)("processing across instances on %s", (kind) => {
     for (const arrival of await Promise.all(world.arrivals)) {
       expect(arrival.rowVersion).toBeGreaterThanOrEqual(arrival.eventVersion);
     }
+  }, 120_000);
+
+  it("a job for a step this instance does not have (a rolling deploy changed the steps) fails the file; asking again runs today's steps", async () => {
+    let openGate!: () => void;
+    const gate = new Promise<void>((resolve) => (openGate = resolve));
+    const ran: string[] = [];
+    const step = (name: string, wait?: Promise<void>) => ({
+      name,
+      run: async () => {
+        ran.push(name);
+        await wait;
+      },
+    });
+    // A world of its own: the workers of the tests above do not know this field, and would fail its files.
+    const deploy = await createProcessingWorld(kind);
+    onTestFinished(() => deploy.close());
+    const old = await deploy.instance({
+      register: (uploads) => uploads.registry.register("docs.deployed", { maxSize: 1024, processing: [step("scan-a", gate), step("scan-b")] }),
+    });
+    const target = await old.upload("docs.deployed", "a.txt", text("a"));
+    const fileId = target.processing!.fileId;
+    await old.process(target.key);
+    await expect.poll(() => ran, { timeout: 15_000 }).toEqual(["scan-a"]);
+    // The old instance goes away: it finishes scan-a (sending scan-b's job) and stops before running it.
+    const closing = old.uploads.close();
+    openGate();
+    await closing;
+    expect(await stateOf(deploy.db, fileId)).toMatchObject({ state: "running", step: "scan-b" });
+
+    const logged: string[] = [];
+    const current = await deploy.instance({
+      log: (message) => logged.push(message),
+      register: (uploads) => uploads.registry.register("docs.deployed", { maxSize: 1024, processing: [step("scan-x")] }),
+    });
+    expect(await waitForState(deploy.db, fileId, ["passed", "rejected", "failed"])).toMatchObject({ state: "failed", step: "scan-b" });
+    expect(logged).toContainEqual(expect.stringContaining('has no processing step "scan-b"'));
+    expect(ran).toEqual(["scan-a"]);
+
+    expect((await current.process(target.key)).status).toBe(202);
+    expect(await waitForState(deploy.db, fileId, ["passed", "rejected", "failed"])).toMatchObject({ state: "passed", step: "scan-x" });
+    expect(ran).toEqual(["scan-a", "scan-x"]);
   }, 120_000);
 });
