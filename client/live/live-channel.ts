@@ -156,7 +156,7 @@ function deliver(stream: Stream, name: string, data: unknown): void {
   const event = data as Partial<LiveEvent> | undefined;
   if (typeof event?.topic !== "string" || typeof event.version !== "number") return;
   for (const subscription of [...stream.subscriptions]) {
-    if (subscription.topic === event.topic && subscription.events.includes(name)) subscription.onEvent(event as LiveEvent);
+    if (subscription.topic === event.topic && subscription.events.includes(name)) tell(subscription, event as LiveEvent);
   }
 }
 
@@ -169,7 +169,16 @@ function refuse(stream: Stream, data: (Partial<LiveRefusal> & { token?: string }
   const refusal: LiveRefusal = { code: data.code, message: String(data.message ?? ""), ...(data.topic ? { topic: data.topic } : {}) };
   for (const subscription of [...stream.subscriptions]) {
     const concerned = data.token ? subscription.token === data.token : data.topic ? subscription.topic === data.topic : true;
-    if (concerned) subscription.onEvent({ topic: subscription.topic, event: LIVE_REFUSED_EVENT, data: refusal, version: 0 });
+    if (concerned) tell(subscription, { topic: subscription.topic, event: LIVE_REFUSED_EVENT, data: refusal, version: 0 });
+  }
+}
+
+/** One subscriber's mistake is reported, and the others still hear the event. */
+function tell(subscription: Subscription, event: LiveChannelEvent): void {
+  try {
+    subscription.onEvent(event);
+  } catch (error) {
+    reportError(error);
   }
 }
 

@@ -30,6 +30,7 @@ describe("live channel (shared EventSource) in Chromium", () => {
   const connections: Connection[] = [];
   const pages: Page[] = [];
   let eventId = 0;
+  const crowded: number[] = [];
 
   const open = () => connections.filter((connection) => !connection.closed);
   const push = async (topic: string, event: string, data: unknown, version = 1) => {
@@ -53,6 +54,14 @@ describe("live channel (shared EventSource) in Chromium", () => {
     app.get("/page", (c) => c.html(`<!doctype html><title>live</title><script type="module" src="/live.js"></script>`));
     app.get("/live.js", (c) => c.body(bundle, 200, { "Content-Type": "text/javascript" }));
     app.get("/unauthorized/events", (c) => c.json({ error: { code: "unauthenticated", message: "Sign in first." } }, 401));
+    // Closes every stream at once as the oldest of too many (LIVE_CLOSED_EVENT), as the server does past its bound.
+    app.get("/crowded/events", (c) =>
+      streamSSE(c, async (stream) => {
+        crowded.push(Date.now());
+        await stream.writeSSE({ event: "ready", data: JSON.stringify({ window: "window:crowded" }) });
+        await stream.writeSSE({ event: "stream-closed", data: JSON.stringify({ code: "too_many_streams", message: "Too many live streams." }) });
+      }),
+    );
     app.get("/events", (c) =>
       streamSSE(c, async (stream) => {
         const tokens = c.req.queries("topic") ?? [];
@@ -109,15 +118,24 @@ describe("live channel (shared EventSource) in Chromium", () => {
     return { page, errors };
   }
 
-  function subscribe(page: Page, name: string, token: string, topic: string, base = "/events"): Promise<void> {
+  /** Subscribes as `name`; with `throws` its handler records the event and then throws. */
+  function subscribe(page: Page, name: string, token: string, topic: string, base = "/events", throws = false): Promise<void> {
     return page.evaluate(
-      ({ name, token, topic, base }) => {
+      ({ name, token, topic, base, throws }) => {
         type Live = typeof import("../../client/live/live-channel");
         const w = window as unknown as { live: Live; heard: Record<string, unknown[]>; stops: Record<string, () => void> };
         w.heard[name] = [];
-        w.stops[name] = w.live.subscribe(base, token, (event) => w.heard[name]!.push(event), { topic, events: ["processing"] });
+        w.stops[name] = w.live.subscribe(
+          base,
+          token,
+          (event) => {
+            w.heard[name]!.push(event);
+            if (throws) throw new Error(`${name} could not handle it`);
+          },
+          { topic, events: ["processing"] },
+        );
       },
-      { name, token, topic, base },
+      { name, token, topic, base, throws },
     );
   }
 
@@ -189,6 +207,35 @@ describe("live channel (shared EventSource) in Chromium", () => {
     expect(await heard(page, "a")).toEqual([
       { topic: "upload:a", event: "topic-refused", data: { code: "stream_closed", message: "The server's event stream is not available." }, version: 0 },
     ]);
+    await unsubscribe(page, "a");
+  });
+
+  it("keeps telling the other subscribers when one handler throws, and reports the error", async () => {
+    const { page, errors } = await openPage();
+    await subscribe(page, "thrower", "ok:upload:t", "upload:t", "/events", true);
+    await subscribe(page, "calm", "ok:upload:t", "upload:t");
+    await until(async () => (await heard(page, "calm")).length === 1);
+    await push("upload:t", "processing", { state: "passed" }, 2);
+    await until(async () => (await heard(page, "calm")).length === 2);
+    expect(await heard(page, "thrower")).toHaveLength(2);
+    expect(errors).toContain("uncaught: thrower could not handle it");
+    await page.evaluate(() => Object.values((window as unknown as { stops: Record<string, () => void> }).stops).forEach((stop) => stop()));
+    await until(() => open().length === 0);
+  });
+
+  it("stays away for a while when the server closes the stream as one of too many, then comes back", async () => {
+    const { page } = await openPage();
+    const before = crowded.length;
+    await subscribe(page, "a", "ok:upload:a", "upload:a", "/crowded/events");
+    await until(async () => (await heard(page, "a")).length === 1);
+    expect(await heard(page, "a")).toEqual([
+      { topic: "upload:a", event: "topic-refused", data: { code: "stream_closed", message: "Too many live streams." }, version: 0 },
+    ]);
+    // EventSource alone would reconnect at once (and close another tab's stream): the channel waits first.
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(crowded.length - before).toBe(1);
+    await until(() => crowded.length - before === 2);
+    expect(crowded.at(-1)! - crowded.at(-2)!).toBeGreaterThanOrEqual(1900);
     await unsubscribe(page, "a");
   });
 
