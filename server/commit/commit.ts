@@ -6,6 +6,7 @@ import { basenameOfKey, finalKeyProblem } from "../keys.js";
 import type { Field, FieldRegistry } from "../registry.js";
 import { finishDeletion, scheduleDeletion } from "./scheduled-deletion.js";
 import { verifyStoredObject } from "./verify-object.js";
+import { isSourceChanged } from "../storage/source-changed.js";
 
 export interface CommitRequest {
   fieldId: string;
@@ -140,7 +141,15 @@ async function commitNewUpload(
     await markFailed(tx, row, verified.reason);
     throw refuse(verified.message);
   }
-  await field.storage.copy(row.key, finalKey);
+  try {
+    await field.storage.copy(row.key, finalKey);
+  } catch (error) {
+    // Written again while it was copied (S3's presigned URL stays valid): refused like changed content.
+    if (!isSourceChanged(error)) throw error;
+    await field.storage.delete(row.key);
+    await markFailed(tx, row, "content changed during commit (while copied)");
+    throw refuse("The file changed while it was being saved. Please choose it again.");
+  }
   // An S3 presigned URL can write its key again until it expires, so bytes checked above may have
   // been swapped (same size, other content) before the copy. Nobody but us writes the final key:
   // what is kept is what is checked there.

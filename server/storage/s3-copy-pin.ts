@@ -1,4 +1,5 @@
 import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
+import { SourceChangedError } from "./source-changed.js";
 
 /**
  * A copy pinned to the version of the source that was looked at (its ETag), on S3 and on S3-compatible
@@ -13,10 +14,6 @@ import { HeadObjectCommand, type HeadObjectCommandOutput, type S3Client } from "
  *   second cannot be seen; commit checks the copy's size and content itself as well.)
  */
 
-/** The error of a copy whose source changed while it was copied. */
-export class SourceChangedError extends Error {
-  override name = "SourceChanged";
-}
 
 /** Adds RGW's name of the copy precondition to a CopyObject or UploadPartCopy command. */
 export function pinCopyToEtag<C extends { middlewareStack: { add: (...args: never[]) => unknown } }>(command: C, etag: string | undefined): C {
@@ -38,6 +35,12 @@ interface MiddlewareStack {
     middleware: (next: (args: { request: unknown }) => Promise<unknown>) => (args: { request: unknown }) => Promise<unknown>,
     options: { step: "build"; name: string; override: boolean },
   ): void;
+}
+
+/** A refused copy precondition (412) is a source that changed: the same error as the check below finds. */
+export function sourceChangedIfRefused(error: unknown): unknown {
+  if (!(error instanceof Error && error.name === "PreconditionFailed")) return error;
+  return new SourceChangedError("the source object changed before it was copied", { cause: error });
 }
 
 /**

@@ -14,7 +14,7 @@ import type { UploadTarget } from "../../shared/schemas.js";
 import { contentDisposition } from "./content-disposition.js";
 import { driverError, secondsUntil } from "./driver-error.js";
 import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart.js";
-import { assertSourceUnchanged, pinCopyToEtag } from "./s3-copy-pin.js";
+import { assertSourceUnchanged, pinCopyToEtag, sourceChangedIfRefused } from "./s3-copy-pin.js";
 import { copySourceOf, multipartCopy } from "./s3-multipart-copy.js";
 import type { StorageDriver } from "./types.js";
 
@@ -172,7 +172,7 @@ export function s3Storage(options: S3StorageOptions): StorageDriver {
           throw error;
         });
       } catch (error) {
-        throw fail("copy", error, subject);
+        throw fail("copy", sourceChangedIfRefused(error), subject);
       }
     },
 

@@ -13,6 +13,7 @@ import {
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { s3Storage, type S3StorageOptions } from "../../../server/storage/s3";
 import { copyPartRanges } from "../../../server/storage/s3-multipart-copy";
+import { isSourceChanged } from "../../../server/storage/source-changed";
 import { startBackend, type S3Service, type TestBackend } from "../../helpers/backends";
 import { bytes, describeStorageContract, uploadLikeBrowser } from "./contract";
 
@@ -166,13 +167,11 @@ function describeEnforcingService(name: string, start: () => Promise<Subject>, {
           const driver = storage({ client, multipartCopyThreshold: threshold, copyPartSize: 1000 });
           // Refused by the service's precondition (RGW 16 reads x-amz-copy-if-match on CopyObject, and no
           // precondition at all on UploadPartCopy), or else by the driver's check after the copy.
-          const refusal =
-            copy === "single" && !strip
-              ? /^\[s3\] copy failed .*(PreconditionFailed|HTTP 412)/
-              : strip
-                ? /^\[s3\] copy failed .*changed while it was copied/
-                : /^\[s3\] copy failed .*(PreconditionFailed|HTTP 412|changed while it was copied)/;
-          await expect(driver.copy(from, to)).rejects.toThrow(refusal);
+          const error = (await driver.copy(from, to).catch((caught: unknown) => caught)) as Error;
+          expect(error.message).toMatch(/^\[s3\] copy failed .*SourceChanged: the source object changed (before|while) it was copied/);
+          expect(isSourceChanged(error)).toBe(true);
+          if (copy === "single" && !strip) expect((error.cause as Error).cause).toMatchObject({ name: "PreconditionFailed" });
+          if (strip) expect(error.message).toMatch(/changed while it was copied/);
           expect(swaps).toBeGreaterThan(0);
           expect(await driver.stat(to)).toBeNull();
           const open = await client.send(new ListMultipartUploadsCommand({ Bucket: subject.service.bucket, Prefix: to }));
