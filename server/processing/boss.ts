@@ -11,12 +11,12 @@ import type { BossConnectionOptions } from "./options.js";
  * Jobs are still enqueued inside our drizzle transactions (`fromDrizzle(tx, sql)` in `jobs.ts`).
  */
 export async function createBoss(db: Database, options: BossConnectionOptions = {}): Promise<PgBoss> {
-  const pgBoss = await importPeer(() => import("pg-boss"), ["pg-boss"], "Upload processing (a field with `processing` steps)");
+  const pgBoss = await importPeer(() => import("pg-boss"), ["pg-boss"], "Background jobs (a field's processing steps, or exports)");
   const schema = options.schema ?? "pgboss";
   // The monitor every 15 s (pg-boss: 60): it is what takes back a job whose worker stopped sending
   // heartbeats, so a dead worker's export is retried elsewhere within a minute (issue 15).
   const common = {
-    schema, schedule: false, useListenNotify: true, application_name: "async-uploads processing", monitorIntervalSeconds: 15, superviseIntervalSeconds: 15,
+    schema, schedule: false, useListenNotify: true, application_name: "async-uploads jobs", monitorIntervalSeconds: 15, superviseIntervalSeconds: 15,
   } as const;
   const client = (db as { $client?: unknown }).$client;
   if (isPglite(client)) {
