@@ -9,10 +9,18 @@ const root = join(here, "..");
 /** Where `npm run build:client` writes; dist/ is not committed. */
 export const CLIENT_DIST = join(root, "dist/browser");
 
-/** The two bundles: with Lit inside, and with `lit` left as imports for apps that already ship it. */
+const NO_LIT = ["lit", "lit/*", "@lit/*", "lit-html", "lit-html/*", "lit-element/*"];
+
+/**
+ * The bundles: each element with Lit inside, and with `lit` left as imports for apps that already ship
+ * it. The download centre (`<async-download-centre>`, `<async-export-button>`) is a file of its own, so
+ * a page with only the file input never loads it (and the file input's bundle is unchanged by it).
+ */
 export const BUNDLES = {
-  "async-file-input.js": { external: [] as string[] },
-  "async-file-input.no-lit.js": { external: ["lit", "lit/*", "@lit/*", "lit-html", "lit-html/*", "lit-element/*"] },
+  "async-file-input.js": { entry: "index.ts", external: [] as string[] },
+  "async-file-input.no-lit.js": { entry: "index.ts", external: NO_LIT },
+  "async-download-centre.js": { entry: "download-centre/index.ts", external: [] as string[] },
+  "async-download-centre.no-lit.js": { entry: "download-centre/index.ts", external: NO_LIT },
 } as const;
 
 export type BundleName = keyof typeof BUNDLES;
@@ -26,11 +34,10 @@ export interface BuildClientOptions {
   sourcemap?: boolean;
 }
 
-/** Builds both minified ESM bundles and returns their code by file name. */
+/** Builds every minified ESM bundle and returns their code by file name. */
 export async function buildClient(options: BuildClientOptions = {}): Promise<Record<BundleName, Uint8Array>> {
   const { write = true, outdir = CLIENT_DIST, sourcemap = true } = options;
   const shared: BuildOptions = {
-    entryPoints: [join(here, "index.ts")],
     bundle: true,
     format: "esm",
     platform: "browser",
@@ -46,7 +53,8 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Rec
   };
   const results = await Promise.all(
     (Object.keys(BUNDLES) as BundleName[]).map(async (name) => {
-      const result = await build({ ...shared, outfile: join(outdir, name), external: [...BUNDLES[name].external] });
+      const { entry, external } = BUNDLES[name];
+      const result = await build({ ...shared, entryPoints: [join(here, entry)], outfile: join(outdir, name), external: [...external] });
       const code = write
         ? await import("node:fs/promises").then((fs) => fs.readFile(join(outdir, name)))
         : result.outputFiles?.find((file) => basename(file.path) === name)?.contents;
