@@ -28,7 +28,7 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
       .from(asyncTempFile)
       .where(eq(asyncTempFile.key, claims.key));
     if (!row || row.fieldId !== claims.fieldId) throw new AsyncUploadsError("invalid_token", "This upload link is no longer valid; ask for a new one.");
-    if (row.status !== "pending") throw new AsyncUploadsError("already_uploaded", "This file was already saved; ask for a new link.");
+    if (row.status !== "pending") throw new AsyncUploadsError("already_uploaded", "This upload was already saved or canceled; ask for a new link.");
     const contentType = c.req.header("content-type")?.toLowerCase();
     if (contentType !== claims.contentType.toLowerCase()) {
       throw new AsyncUploadsError("invalid_request", `Send the file with Content-Type: ${claims.contentType}.`);
@@ -40,6 +40,13 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     const body = c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
     await storage.write(claims.key, body, { size: claims.size }).catch(rethrowRefusal);
+    // Canceled while the bytes arrived: the cancel deleted nothing yet, and nothing else would before cleanup.
+    if (!(await isPending(deps, claims.key))) {
+      await storage.delete(claims.key).catch((error: unknown) => {
+        deps.log(`removing "${claims.key}", canceled while it arrived, failed; cleanup-temp-files will finish it`, error);
+      });
+      throw new AsyncUploadsError("already_uploaded", "This upload was canceled while the file arrived; ask for a new link.");
+    }
     return c.body(null, 201);
   });
 
@@ -118,6 +125,12 @@ async function stillTakesParts(deps: RouteDeps, key: string, uploadId: string): 
     .where(eq(asyncTempFile.key, key))
     .for("share");
   return row?.status === "pending" && row.uploadId === uploadId;
+}
+
+/** Whether the upload at `key` is still pending, read under a share lock (which waits for a cancel holding the row). */
+async function isPending(deps: RouteDeps, key: string): Promise<boolean> {
+  const [row] = await deps.db.select({ status: asyncTempFile.status }).from(asyncTempFile).where(eq(asyncTempFile.key, key)).for("share");
+  return row?.status === "pending";
 }
 
 /** The field's driver, when it is one that receives and serves the bytes through these routes. */

@@ -23,11 +23,11 @@ describe("a part that arrives while the upload is completed or canceled (filesys
 
   const SIZE = 600 * 1024;
 
-  /** Starts sending a part: half its body now, the rest when `finish` is called. */
-  function slowPart(target: PartTarget, bytes: Uint8Array) {
+  /** Starts sending a part (or a whole single upload): half its body now, the rest when `finish` is called. */
+  function slowPart(target: PartTarget, bytes: Uint8Array, headers: Record<string, string> = {}) {
     const body = Buffer.from(bytes);
     let answer!: Promise<{ status: number; body: string }>;
-    const request = httpRequest(new URL(target.url, app.origin), { method: "PUT", headers: { "content-length": String(body.length) } });
+    const request = httpRequest(new URL(target.url, `${app.origin}/uploads/`), { method: "PUT", headers: { ...headers, "content-length": String(body.length) } });
     answer = new Promise((resolve, reject) => {
       request.on("response", (response) => {
         const chunks: Buffer[] = [];
@@ -46,6 +46,20 @@ describe("a part that arrives while the upload is completed or canceled (filesys
       },
     };
   }
+
+  it("a single upload canceled while its bytes arrive: 409 with a code, and nothing stored", async () => {
+    const size = 300 * 1024;
+    const response = await app.post("/upload-url", { fieldId: FIELDS.small.id, filename: "one.bin", contentType: "application/octet-stream", size });
+    const target = (await response.json()) as { key: string; upload: PartTarget };
+    const upload = slowPart({ ...target.upload, partNumber: 0 }, randomContent(size).bytes, target.upload.headers);
+    await upload.started;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect((await app.post("/multipart/abort", { key: target.key })).status).toBe(204);
+    const answer = await upload.finish();
+    expect(answer.status).toBe(409);
+    expect(JSON.parse(answer.body)).toMatchObject({ error: { code: "already_uploaded", message: expect.stringMatching(/canceled/) } });
+    expect((await backend.leftovers()).filter((path) => path.includes(target.key.split("/")[4]!))).toEqual([]);
+  });
 
   async function uploadAllParts() {
     const { bytes } = randomContent(SIZE);
