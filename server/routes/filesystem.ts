@@ -40,8 +40,8 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     const body = c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
     await storage.write(claims.key, body, { size: claims.size }).catch(rethrowRefusal);
-    // Canceled while the bytes arrived: the cancel deleted nothing yet, and nothing else would before cleanup.
-    if (!(await isPending(deps, claims.key))) {
+    // Canceled (or swept) while the bytes arrived: the cancel deleted nothing yet, and nothing else would before cleanup.
+    if (!(await isStillWanted(deps, claims.key))) {
       await storage.delete(claims.key).catch((error: unknown) => {
         deps.log(`removing "${claims.key}", canceled while it arrived, failed; cleanup-temp-files will finish it`, error);
       });
@@ -127,10 +127,13 @@ async function stillTakesParts(deps: RouteDeps, key: string, uploadId: string): 
   return row?.status === "pending" && row.uploadId === uploadId;
 }
 
-/** Whether the upload at `key` is still pending, read under a share lock (which waits for a cancel holding the row). */
-async function isPending(deps: RouteDeps, key: string): Promise<boolean> {
+/**
+ * Whether the upload at `key` still wants its file: pending, or saved meanwhile (commit cleans up after
+ * itself). Read under a share lock, which waits for a cancel or a save holding the row.
+ */
+async function isStillWanted(deps: RouteDeps, key: string): Promise<boolean> {
   const [row] = await deps.db.select({ status: asyncTempFile.status }).from(asyncTempFile).where(eq(asyncTempFile.key, key)).for("share");
-  return row?.status === "pending";
+  return row?.status === "pending" || row?.status === "committed";
 }
 
 /** The field's driver, when it is one that receives and serves the bytes through these routes. */
