@@ -67,8 +67,8 @@ export class Exports {
     this.#settings = {
       baseUrl: (options.baseUrl ?? "/async-uploads").replace(/\/+$/, ""),
       linkLifetimeSeconds,
-      concurrency: whole(options.concurrency, 16, "concurrency"),
-      batchSize: whole(options.batchSize, 50, "batchSize"),
+      concurrency: whole(options.concurrency, 8, "concurrency"),
+      batchSize: whole(options.batchSize, 4, "batchSize"),
       pollingIntervalSeconds,
     };
     deps.live.registerSnapshot("export", (id, principal) => this.#snapshot(id, principal));

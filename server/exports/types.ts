@@ -108,9 +108,13 @@ export interface ExportsOptions {
    * @default "/async-uploads"
    */
   baseUrl?: string;
-  /** Exports this process builds at once. @default 16 */
+  /**
+   * Fetch loops of the export worker in this process. Each builds up to `batchSize` exports side by
+   * side and fetches again once they all ended: at most `concurrency × batchSize` exports at once.
+   * @default 8
+   */
   concurrency?: number;
-  /** Jobs fetched at once; while fetches come back full the worker fetches again at once (a backlog drains fast). @default 50 */
+  /** Jobs one loop fetches at once; while fetches come back full it fetches again without pausing (a backlog drains fast). @default 4 */
   batchSize?: number;
   /** How often an idle export worker polls when no NOTIFY woke it, in seconds (≥ 0.5). @default processing.pollingIntervalSeconds (2) */
   pollingIntervalSeconds?: number;

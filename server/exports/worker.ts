@@ -165,28 +165,30 @@ export async function handleDeadExportJob(deps: ExportWorkerDeps, job: ExportJob
 
 /** Options of the export worker. */
 export interface ExportWorkerOptions {
+  /** Fetch loops of this process. */
   concurrency: number;
+  /** Jobs one loop fetches and builds at once. */
   batchSize: number;
   pollingIntervalSeconds: number;
 }
 
 /**
- * Starts the export worker on `boss`. Jobs are fetched `batchSize` at a time and, while fetches come
- * back full, fetched again at once (pg-boss's `burstWhenBatchFull`): a backlog drains without waiting
- * a polling interval per job, which is what makes pg-boss's defaults slow for many small jobs. Two
- * fetch loops, so one batch holding a long export does not stop the queue; at most `concurrency`
- * exports are built at once. Returns the worker ids.
+ * Starts the export worker on `boss`: `concurrency` fetch loops, each taking up to `batchSize` jobs
+ * at once and building them side by side, so at most `concurrency × batchSize` exports run in this
+ * process. While fetches come back full a loop fetches again at once (pg-boss's `burstWhenBatchFull`):
+ * a backlog drains without waiting a polling interval per job, which is what makes pg-boss's defaults
+ * (one job per fetch, then a pause) slow for many small jobs. A loop takes new work once every export
+ * of its batch ended, so a long export holds one loop, never the queue. Returns the worker ids.
  */
 export async function startExportWorker(deps: ExportWorkerDeps, boss: PgBoss, options: ExportWorkerOptions): Promise<string[]> {
-  const slots = new Semaphore(options.concurrency);
   const polling = { pollingIntervalSeconds: options.pollingIntervalSeconds, notifyPollingIntervalSeconds: Math.max(5, options.pollingIntervalSeconds) };
   const exportsWorker = await boss.work<ExportJob>(
     EXPORT_QUEUE,
-    { ...polling, batchSize: options.batchSize, burstWhenBatchFull: true, localConcurrency: 2, perJobResults: true },
+    { ...polling, batchSize: options.batchSize, burstWhenBatchFull: true, localConcurrency: options.concurrency, perJobResults: true },
     async (jobs) =>
       Promise.all(
         jobs.map(async (job) => {
-          const outcome = await slots.run(() => runExportJob(deps, job)).catch((error: unknown) => {
+          const outcome = await runExportJob(deps, job).catch((error: unknown) => {
             deps.log(`export job ${job.id} failed`, error);
             return "retry" as const;
           });
@@ -198,26 +200,4 @@ export async function startExportWorker(deps: ExportWorkerDeps, boss: PgBoss, op
     for (const job of jobs) await handleDeadExportJob(deps, job.data);
   });
   return [exportsWorker, dead];
-}
-
-/** At most `limit` tasks at once, the rest waiting in order. */
-class Semaphore {
-  #free: number;
-  readonly #waiting: (() => void)[] = [];
-
-  constructor(limit: number) {
-    this.#free = limit;
-  }
-
-  async run<T>(task: () => Promise<T>): Promise<T> {
-    if (this.#free > 0) this.#free--;
-    else await new Promise<void>((resolve) => this.#waiting.push(resolve));
-    try {
-      return await task();
-    } finally {
-      const next = this.#waiting.shift();
-      if (next) next();
-      else this.#free++;
-    }
-  }
 }
