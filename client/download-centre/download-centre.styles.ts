@@ -29,7 +29,8 @@ export const styles = css`
     color: inherit;
     cursor: pointer;
   }
-  button:disabled {
+  button:disabled,
+  button[aria-disabled="true"] {
     cursor: not-allowed;
     opacity: 0.6;
   }

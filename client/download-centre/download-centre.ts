@@ -121,7 +121,7 @@ export class AsyncDownloadCentre extends LitElement {
         ${this.error ? html`<p part="error" class="error">${this.error}</p>` : nothing}
         ${items.length === 0
           ? html`<p part="empty" class="empty">${this.#exports.loaded ? strings.empty : nothing}</p>`
-          : html`<ul part="list" class="list">
+          : html`<ul part="list" class="list" @focusin=${this.#onFocusIn} @focusout=${this.#onFocusOut}>
               ${repeat(items, (item) => item.id, (item) => this.#row(item))}
             </ul>`}
       </section>
@@ -133,7 +133,7 @@ export class AsyncDownloadCentre extends LitElement {
     const running = item.status === "running" || item.status === "queued";
     const percentage = item.status === "running" ? item.percentage : null;
     const button = (kind: "cancel" | "retry" | "clear", text: string, label: string, action: () => void) =>
-      html`<button type="button" part="button ${kind}-button" class=${kind} aria-label=${label} ?disabled=${busy} @click=${action}>${text}</button>`;
+      html`<button type="button" part="button ${kind}-button" class=${kind} aria-label=${label} aria-disabled=${busy ? "true" : nothing} @click=${() => busy || action()}>${text}</button>`;
     return html`<li part="item ${item.status}" class="item ${item.status}" data-id=${item.id}>
       <span class="mark" aria-hidden="true">${MARKS[item.status]}</span>
       <span class="text">
@@ -163,6 +163,24 @@ export class AsyncDownloadCentre extends LitElement {
         ${button("clear", strings.clear, strings.clearLabel(item.filename), () => void this.#clear(item.id))}
       </span>
     </li>`;
+  }
+
+  /** The row that holds the focus: when its action is replaced (Cancel → Retry), focus stays in the row. */
+  #focusRow: string | undefined;
+
+  #onFocusIn(event: FocusEvent): void {
+    this.#focusRow = (event.target as HTMLElement).closest("li")?.dataset.id;
+  }
+
+  #onFocusOut(event: FocusEvent): void {
+    // relatedTarget null: the focused button was removed (or the window blurred); keep the row.
+    if (event.relatedTarget) this.#focusRow = undefined;
+  }
+
+  protected override updated(): void {
+    const row = this.#focusRow ? this.renderRoot.querySelector<HTMLElement>(`li[data-id="${this.#focusRow}"]`) : null;
+    const lost = !(this.renderRoot as ShadowRoot).activeElement && (document.activeElement === document.body || document.activeElement === this);
+    if (row && lost) row.querySelector<HTMLElement>("a, button")?.focus();
   }
 
   #toggle(): void {

@@ -1,0 +1,3 @@
+import { describeDownloadCentre } from "./suite";
+
+describeDownloadCentre("filesystem", { full: true });
