@@ -16,6 +16,7 @@ export const ERROR_STATUS = {
   not_retryable: 409,
   file_too_large: 413,
   type_not_allowed: 415,
+  range_not_satisfiable: 416,
   too_many_uploads: 429,
   too_many_pending_bytes: 429,
   storage_quota_reached: 429,

@@ -7,6 +7,7 @@ import { multipartStateOf } from "../multipart/plan.js";
 import { contentDisposition } from "../storage/content-disposition.js";
 import { FilesystemError, isFilesystemStorage, type FilesystemStorage } from "../storage/filesystem.js";
 import { verifyToken } from "../tokens.js";
+import { ifRangeMatches, parseRange, type RangeAnswer } from "./byte-range.js";
 import type { RouteDeps, RoutesEnv } from "./deps.js";
 
 /**
@@ -39,7 +40,13 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     }
     const body = c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
-    await storage.write(claims.key, body, { size: claims.size }).catch(rethrowRefusal);
+    try {
+      await storage.write(claims.key, body, { size: claims.size });
+    } catch (error) {
+      // A dropped connection is the uploader's to retry, not a server error: nothing was kept.
+      if (await connectionLost(c.req.raw)) throw new AsyncUploadsError("invalid_request", "The connection was lost before the file arrived whole.", { cause: error });
+      rethrowRefusal(error);
+    }
     // Canceled (or swept) while the bytes arrived: the cancel deleted nothing yet, and nothing else would before cleanup.
     if (!(await isStillWanted(deps, claims.key))) {
       await storage.delete(claims.key).catch((error: unknown) => {
@@ -76,7 +83,7 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     } catch (error) {
       // A dropped connection is what chunked uploads are for, not a server error: nothing was kept,
       // and the browser sends the part again.
-      if (c.req.raw.signal.aborted) throw new AsyncUploadsError("invalid_request", "The connection was lost before the part arrived whole.");
+      if (await connectionLost(c.req.raw)) throw new AsyncUploadsError("invalid_request", "The connection was lost before the part arrived whole.");
       if (error instanceof FilesystemError && error.kind !== "gone") rethrowRefusal(error);
       failure = error;
     }
@@ -92,22 +99,42 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     return c.body(null, 201);
   });
 
+  // Answers Range (one range, RFC 9110 §14), so an interrupted download of a large file resumes;
+  // see byte-range.ts for what is ignored (several ranges: the whole file) and If-Range.
   app.get("/download/:token", async (c) => {
     const claims = verifyToken(c.req.param("token"), deps.secret, "download", deps.now().getTime());
     const storage = filesystemStorageOf(deps, claims.fieldId);
-    const file = await storage.read(claims.key);
-    if (!file) throw new AsyncUploadsError("not_found", "The file no longer exists.");
-    return new Response(file.body, {
-      status: 200,
-      headers: {
-        "Content-Type": "application/octet-stream",
-        "Content-Length": String(file.size),
-        "Content-Disposition": contentDisposition(claims.filename),
-        "X-Content-Type-Options": "nosniff",
-        "Content-Security-Policy": "default-src 'none'; sandbox",
-        "Cache-Control": "private, no-store",
-      },
+    let answer: RangeAnswer = { kind: "whole" };
+    const file = await storage.read(claims.key, (about) => {
+      const validators = { etag: about.etag, lastModified: about.modifiedAt.toUTCString() };
+      answer = ifRangeMatches(c.req.header("if-range"), validators) ? parseRange(c.req.header("range"), about.size) : { kind: "whole" };
+      return answer.kind === "partial" ? { start: answer.start, end: answer.end } : null;
     });
+    if (!file) throw new AsyncUploadsError("not_found", "The file no longer exists.");
+    const headers: Record<string, string> = {
+      "Content-Type": "application/octet-stream",
+      "Content-Disposition": contentDisposition(claims.filename),
+      "X-Content-Type-Options": "nosniff",
+      "Content-Security-Policy": "default-src 'none'; sandbox",
+      "Cache-Control": "private, no-store",
+      "Accept-Ranges": "bytes",
+      ETag: file.etag,
+      "Last-Modified": file.modifiedAt.toUTCString(),
+    };
+    const range = answer as RangeAnswer;
+    if (range.kind === "unsatisfiable") {
+      await file.body.cancel();
+      const error = new AsyncUploadsError("range_not_satisfiable", `The file has ${file.size} bytes; ask for a range inside them.`);
+      return c.json(error.toBody(), 416, { ...headers, "Content-Type": "application/json", "Content-Range": `bytes */${file.size}` });
+    }
+    if (range.kind === "partial") {
+      const length = range.end - range.start + 1;
+      return new Response(file.body, {
+        status: 206,
+        headers: { ...headers, "Content-Length": String(length), "Content-Range": `bytes ${range.start}-${range.end}/${file.size}` },
+      });
+    }
+    return new Response(file.body, { status: 200, headers: { ...headers, "Content-Length": String(file.size) } });
   });
 
   return app;
@@ -134,6 +161,15 @@ async function stillTakesParts(deps: RouteDeps, key: string, uploadId: string): 
 async function isStillWanted(deps: RouteDeps, key: string): Promise<boolean> {
   const [row] = await deps.db.select({ status: asyncTempFile.status }).from(asyncTempFile).where(eq(asyncTempFile.key, key)).for("share");
   return row?.status === "pending" || row?.status === "committed";
+}
+
+/**
+ * Whether the client went away (the reason a body stream failed). The server adapter may learn it a
+ * moment after the stream failed, so it gets that moment.
+ */
+async function connectionLost(request: Request): Promise<boolean> {
+  if (!request.signal.aborted) await new Promise((resolve) => setTimeout(resolve, 10));
+  return request.signal.aborted;
 }
 
 /** The field's driver, when it is one that receives and serves the bytes through these routes. */

@@ -4,6 +4,7 @@ import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
 import { pipeline } from "node:stream/promises";
 import { driverError } from "./driver-error.js";
+import { streamToFile } from "./filesystem-stream.js";
 import { filesystemChunks, type FilesystemChunks } from "./filesystem-chunks.js";
 import { FilesystemError, isCode } from "./filesystem-error.js";
 import type { StorageDriver, UploadBody } from "./types.js";
@@ -27,10 +28,26 @@ export interface FilesystemStorage extends StorageDriver {
    * overwritten (`already_exists`). Nothing is left behind on any failure, an aborted body included.
    */
   write(key: string, body: UploadBody, options: { size: number }): Promise<void>;
-  /** The file's bytes as a stream, and its size, or null when it does not exist. */
-  read(key: string): Promise<{ body: ReadableStream<Uint8Array>; size: number } | null>;
+  /**
+   * The file's bytes as a stream, its whole size and validators for conditional and range requests,
+   * or null when it does not exist. `pickRange`, given the size and validators, may choose bytes
+   * `start`…`end` (inclusive) to stream instead of the whole file. Size, validators and bytes all come
+   * from one open file, so a key replaced meanwhile cannot mix two files. Cancel the body if unread.
+   */
+  read(key: string, pickRange?: (file: Omit<StoredFile, "body">) => { start: number; end: number } | null): Promise<StoredFile | null>;
   /** Chunked uploads, whose parts arrive through the app's `fs/upload-part` route. */
   readonly multipart: FilesystemChunks;
+}
+
+/** An open stored file, as `read` gives it. */
+export interface StoredFile {
+  body: ReadableStream<Uint8Array>;
+  /** The whole file's size, whatever range is read. */
+  size: number;
+  /** Last modification (whole seconds are what HTTP dates hold). */
+  modifiedAt: Date;
+  /** A strong validator: inode, size and modification time, quoted (an ETag). A key replaced by another file gets another. */
+  etag: string;
 }
 
 /**
@@ -112,7 +129,18 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
       await unlink(partial);
     },
 
-    async read(key) {
+    async writeStream(key, body, options) {
+      const path = pathOf(key);
+      try {
+        return await streamToFile(path, body, options);
+      } catch (error) {
+        await pruneEmptyParents(path);
+        if (options.signal?.aborted && error === options.signal.reason) throw error;
+        throw fail("writeStream", error, `"${key}"`);
+      }
+    },
+
+    async read(key, pickRange) {
       const path = pathOf(key);
       try {
         // https://nodejs.org/api/fs.html#filehandlecreatereadstreamoptions — size and bytes of one open file.
@@ -125,8 +153,12 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
           await file.close();
           return null;
         }
-        const body = Readable.toWeb(file.createReadStream()) as unknown as ReadableStream<Uint8Array>;
-        return { body, size: info.size };
+        const etag = `"${info.ino.toString(36)}-${info.size.toString(36)}-${Math.trunc(info.mtimeMs).toString(36)}"`;
+        const about = { size: info.size, modifiedAt: info.mtime, etag };
+        const range = pickRange?.(about) ?? null;
+        // https://nodejs.org/api/fs.html#filehandlecreatereadstreamoptions (`end` inclusive)
+        const stream = file.createReadStream(range ? { start: range.start, end: range.end } : {});
+        return { ...about, body: Readable.toWeb(stream) as unknown as ReadableStream<Uint8Array> };
       } catch (error) {
         if (isNotFound(error)) return null;
         throw fail("read", error, `"${key}"`);

@@ -11,6 +11,7 @@ describe("ERROR_STATUS", () => {
     [409, ["already_uploaded", "not_uploaded", "not_ready", "not_retryable"]],
     [413, ["file_too_large"]],
     [415, ["type_not_allowed"]],
+    [416, ["range_not_satisfiable"]],
     [422, ["invalid_upload"]],
     [429, ["too_many_uploads", "too_many_pending_bytes", "storage_quota_reached", "too_many_exports"]],
     [500, ["internal_error"]],
@@ -20,7 +21,7 @@ describe("ERROR_STATUS", () => {
   });
 
   it("has no other code, and the only 5xx are the internal error and the two 'not running' answers", () => {
-    expect(Object.keys(ERROR_STATUS)).toHaveLength(24);
+    expect(Object.keys(ERROR_STATUS)).toHaveLength(25);
     const serverErrors = Object.entries(ERROR_STATUS).filter(([, status]) => status >= 500);
     expect(serverErrors).toEqual([
       ["internal_error", 500],
