@@ -10,6 +10,7 @@ import {
 } from "@azure/storage-blob";
 import type { Readable } from "node:stream";
 import { azureBlocks } from "./azure-blocks.js";
+import { streamToAzure } from "./azure-stream.js";
 import { contentDisposition } from "./content-disposition.js";
 import { driverError } from "./driver-error.js";
 import type { StorageDriver } from "./types.js";
@@ -139,6 +140,15 @@ export function azureStorage(options: AzureStorageOptions): StorageDriver {
         await blob(key).deleteIfExists({ deleteSnapshots: "include" });
       } catch (error) {
         throw fail("delete", error, `"${key}"`);
+      }
+    },
+
+    async writeStream(key, body, options) {
+      try {
+        return await streamToAzure(blob(key), body, options);
+      } catch (error) {
+        if (options.signal?.aborted && error === options.signal.reason) throw error;
+        throw fail("writeStream", error, `"${key}"`);
       }
     },
 

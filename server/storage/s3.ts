@@ -16,6 +16,7 @@ import { driverError, secondsUntil } from "./driver-error.js";
 import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart.js";
 import { assertSourceUnchanged, pinCopyToEtag, sourceChangedIfRefused } from "./s3-copy-pin.js";
 import { copySourceOf, multipartCopy } from "./s3-multipart-copy.js";
+import { streamToS3 } from "./s3-stream.js";
 import type { StorageDriver } from "./types.js";
 
 const GiB = 1024 ** 3;
@@ -183,6 +184,15 @@ export function s3Storage(options: S3StorageOptions): StorageDriver {
       } catch (error) {
         if (isS3Error(error, "NoSuchKey", "NotFound")) return;
         throw fail("delete", error, `"${key}"`);
+      }
+    },
+
+    async writeStream(key, body, options) {
+      try {
+        return await streamToS3(client, bucket, key, body, options);
+      } catch (error) {
+        if (options.signal?.aborted && error === options.signal.reason) throw error;
+        throw fail("writeStream", error, `"${key}"`);
       }
     },
 

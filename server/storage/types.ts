@@ -1,5 +1,8 @@
 import type { PartTarget, StagedPart } from "../../shared/multipart.js";
 import type { UploadTarget } from "../../shared/schemas.js";
+import type { StreamBody, WriteStreamOptions } from "./stream-parts.js";
+
+export type { StreamBody, WriteStreamOptions } from "./stream-parts.js";
 
 /** Bytes a driver receives itself (the filesystem driver): a request body (`Request.body`), a Node stream, or any (async) iterable of byte chunks. */
 export type UploadBody = ReadableStream<Uint8Array> | AsyncIterable<Uint8Array> | Iterable<Uint8Array>;
@@ -70,6 +73,14 @@ export interface StorageDriver {
   createDownloadUrl(request: DownloadUrlRequest, context: UrlContext): Promise<string>;
   /** Chunked uploads (parts sent in parallel, resumable), when the backend supports them. */
   readonly multipart?: MultipartCapability;
+  /**
+   * Streams bytes this server produces (an export) to a new object at `key`, replacing one that
+   * exists, and resolves with the size stored. Never holds the whole body in memory (the S3 and Azure
+   * drivers send bounded parts). A failed or aborted write, or a body that throws, leaves nothing
+   * visible at `key` and rejects. Every built-in driver has it; optional so that an app's own driver
+   * without it still type-checks (exports then refuse it with a readable error).
+   */
+  writeStream?(key: string, body: StreamBody, options: WriteStreamOptions): Promise<{ size: number }>;
 }
 
 /** One part to sign: its number and exact byte range in the file. */

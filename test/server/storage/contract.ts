@@ -1,4 +1,6 @@
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { UploadTarget } from "../../../shared/schemas";
 import { contentDisposition } from "../../../server/storage/content-disposition";
@@ -172,10 +174,125 @@ export function describeStorageContract(name: string, setup: () => Promise<Contr
       await driver.delete(to);
       expect(await driver.stat(to)).toBeNull();
     });
+
+    describe("writeStream (bytes this server produces, e.g. an export)", () => {
+      const MiB = 1024 ** 2;
+      const streaming = () => {
+        if (!driver.writeStream) throw new Error(`the ${driver.name} driver has no writeStream`);
+        return driver.writeStream.bind(driver);
+      };
+
+      it("stores a stream of small chunks, an empty one and one of exactly a part, with their sizes", async () => {
+        for (const size of [0, 1000, 8 * MiB]) {
+          const storageKey = key(`stream-${size}.csv`);
+          const source = generated(size, 64 * 1024);
+          expect(await streaming()(storageKey, source.body(), { contentType: "text/csv" })).toEqual({ size });
+          expect((await driver.stat(storageKey))?.size).toBe(size);
+          expect(await digestOf(storageKey, size)).toBe(source.digest());
+          await driver.delete(storageKey);
+        }
+      });
+
+      it("streams 30 MiB (a web ReadableStream) with flat memory: never the whole body held at once", async () => {
+        const size = 30 * MiB;
+        const storageKey = key("big.csv");
+        // Live bytes only: a full collection before each reading (garbage awaiting a GC is not held).
+        const collect = exposedGc();
+        collect();
+        const baseline = process.memoryUsage().arrayBuffers;
+        let peak = 0;
+        const source = generated(size, 64 * 1024, (sent) => {
+          if (sent % MiB !== 0) return;
+          collect();
+          peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+        });
+        const body = ReadableStream.from(source.body());
+        expect(await streaming()(storageKey, body, { contentType: "text/csv" })).toEqual({ size });
+        // Parts are 8 MiB (one filling, one in flight); a driver that gathers the body holds all 30 MiB by the end.
+        console.log(`[${driver.name}] writeStream 30 MiB: peak live array buffers ${(peak / MiB).toFixed(1)} MiB`);
+        expect(peak).toBeLessThan(20 * MiB);
+        expect((await driver.stat(storageKey))?.size).toBe(size);
+        expect(await digestOf(storageKey, size)).toBe(source.digest());
+        await driver.delete(storageKey);
+      }, 120_000);
+
+      it("an aborted write rejects with the signal's reason and leaves no object, also past the first part", async () => {
+        for (const abortAfter of [100_000, 12 * MiB]) {
+          const storageKey = key("aborted.csv");
+          const controller = new AbortController();
+          const reason = new Error("cancelled by the test");
+          const source = generated(24 * MiB, 64 * 1024, (sent) => {
+            if (sent >= abortAfter) controller.abort(reason);
+          });
+          await expect(streaming()(storageKey, source.body(), { contentType: "text/csv", signal: controller.signal })).rejects.toBe(reason);
+          expect(await driver.stat(storageKey)).toBeNull();
+        }
+        const already = AbortSignal.abort(new Error("aborted before"));
+        const never = key("never.csv");
+        await expect(streaming()(never, generated(10, 10).body(), { contentType: "text/csv", signal: already })).rejects.toThrow("aborted before");
+        expect(await driver.stat(never)).toBeNull();
+      }, 120_000);
+
+      it("a source that throws rejects naming the driver and leaves no object, before and past the first part", async () => {
+        for (const throwAfter of [0, 100_000, 12 * MiB]) {
+          const storageKey = key("throwing.csv");
+          const source = generated(24 * MiB, 64 * 1024, (sent) => {
+            if (sent >= throwAfter) throw new Error("the export's query failed");
+          });
+          await expect(streaming()(storageKey, source.body(), { contentType: "text/csv" })).rejects.toThrow(`[${driver.name}] writeStream failed`);
+          expect(await driver.stat(storageKey)).toBeNull();
+        }
+      }, 120_000);
+
+      it("replaces an object that exists, all at once", async () => {
+        const storageKey = key("replaced.csv");
+        await streaming()(storageKey, generated(5000, 1000).body(), { contentType: "text/csv" });
+        const second = generated(7000, 1000);
+        await streaming()(storageKey, second.body(), { contentType: "text/csv" });
+        expect(await digestOf(storageKey, 7000)).toBe(second.digest());
+        await driver.delete(storageKey);
+      });
+    });
+
+    /** SHA-256 of the stored object, read through the driver (readFirstBytes of its whole size). */
+    async function digestOf(storageKey: string, size: number): Promise<string> {
+      const content = size === 0 ? new Uint8Array(0) : await driver.readFirstBytes(storageKey, size);
+      if (!content) throw new Error(`${storageKey} is missing`);
+      return createHash("sha256").update(content).digest("hex");
+    }
   });
 }
 
 /** Random bytes, so that a wrong offset or a mixed-up object cannot compare equal. */
 export function bytes(length: number): Uint8Array<ArrayBuffer> {
   return new Uint8Array(randomBytes(length));
+}
+
+/**
+ * A body of `size` generated bytes in `chunkSize` chunks, made lazily (so the source itself holds one
+ * chunk), and its SHA-256. `beforeChunk(sent)` runs before each chunk with the bytes sent so far; it
+ * may throw (a failing source) or abort a signal.
+ */
+function generated(size: number, chunkSize: number, beforeChunk?: (sent: number) => void) {
+  const hash = createHash("sha256");
+  const seed = randomBytes(chunkSize);
+  return {
+    async *body(): AsyncGenerator<Uint8Array> {
+      for (let sent = 0; sent < size; sent += chunkSize) {
+        beforeChunk?.(sent);
+        // A different chunk each time (a rotated seed), so a repeated or reordered part changes the digest.
+        const chunk = new Uint8Array(Buffer.concat([seed.subarray(sent % 97), seed.subarray(0, sent % 97)]).subarray(0, Math.min(chunkSize, size - sent)));
+        hash.update(chunk);
+        await Promise.resolve();
+        yield chunk;
+      }
+    },
+    digest: () => hash.copy().digest("hex"),
+  };
+}
+
+/** V8's `gc()`, without starting the test process with --expose-gc (https://nodejs.org/api/v8.html#v8setflagsfromstringflags). */
+function exposedGc(): () => void {
+  setFlagsFromString("--expose-gc");
+  return runInNewContext("gc") as () => void;
 }
