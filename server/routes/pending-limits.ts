@@ -12,13 +12,13 @@ export const DEFAULT_MAX_PENDING_BYTES_PER_PRINCIPAL = 10 * GiB;
 export const DEFAULT_MAX_PENDING_BYTES = 100 * GiB;
 
 /** The limits on unsaved uploads that hold for a request to `field`, defaults resolved. */
-interface PendingLimits {
+export interface PendingLimits {
   uploads: number;
   bytesPerPrincipal: number;
   bytes: number;
 }
 
-function limitsFor(deps: RouteDeps, field: Field): PendingLimits {
+export function limitsFor(deps: RouteDeps, field: Field): PendingLimits {
   // Field-aware defaults: a field that takes 50 GiB files must be able to take one of them.
   const bytesPerPrincipal = deps.maxPendingBytesPerPrincipal ?? Math.max(DEFAULT_MAX_PENDING_BYTES_PER_PRINCIPAL, field.maxSize);
   const bytes = deps.maxPendingBytes ?? Math.max(DEFAULT_MAX_PENDING_BYTES, bytesPerPrincipal);
@@ -36,23 +36,10 @@ export function refuseFileOverPendingLimits(deps: RouteDeps, field: Field, size:
 }
 
 /**
- * Takes the lock under which pending uploads are counted and inserted, in the caller's transaction.
- * Without it, requests sent all at once each count the same rows and all insert. While an overall
- * byte bound is set, that bound needs every insert serialised (one transaction-scoped advisory lock,
- * held for a sum and an insert); otherwise a lock per principal is enough.
- */
-export async function lockPendingUploads(tx: Database, deps: RouteDeps, field: Field, principal: string): Promise<void> {
-  if (limitsFor(deps, field).bytes !== Infinity) {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('async_temp_file.pending_bytes'))`);
-  } else {
-    await tx.execute(sql`select pg_advisory_xact_lock(hashtext('async_temp_file.pending'), hashtext(${principal}))`);
-  }
-}
-
-/**
  * Refuses (429) an upload of `size` bytes that would take the principal over its count or bytes of
  * unsaved uploads, or everybody over the overall bytes. Only `pending` rows that have not expired count:
- * an expired one can no longer be saved, and cleanup removes it. Exact only under `lockPendingUploads`.
+ * an expired one can no longer be saved, and cleanup removes it. A look without a lock: the exact check
+ * is the one `insertWithinPendingLimits` makes as it inserts.
  */
 export async function refuseOverPendingLimits(db: Database, deps: RouteDeps, field: Field, principal: string, size: number, now: Date): Promise<void> {
   const limits = limitsFor(deps, field);
@@ -68,16 +55,21 @@ export async function refuseOverPendingLimits(db: Database, deps: RouteDeps, fie
     // Without an overall bound only the principal's rows are read (the principal/status index).
     .where(and(eq(asyncTempFile.status, "pending"), gt(asyncTempFile.expiresAt, now), overall ? undefined : mine));
   const { uploads = 0, principalBytes = 0, bytes = 0 } = row ?? {};
-  if (uploads >= limits.uploads) {
-    throw new AsyncUploadsError("too_many_uploads", "Too many unsaved uploads. Save or discard your forms, then try again.");
+  if (uploads >= limits.uploads) throw pendingLimitError("uploads", limits);
+  if (principalBytes + size > limits.bytesPerPrincipal) throw pendingLimitError("bytesPerPrincipal", limits);
+  if (overall && bytes + size > limits.bytes) throw pendingLimitError("bytes", limits);
+}
+
+/** The 429 for the limit an upload (or a batch of them) would go over. */
+export function pendingLimitError(limit: keyof PendingLimits, limits: PendingLimits): AsyncUploadsError {
+  if (limit === "uploads") {
+    return new AsyncUploadsError("too_many_uploads", "Too many unsaved uploads. Save or discard your forms, then try again.");
   }
-  if (principalBytes + size > limits.bytesPerPrincipal) {
-    throw new AsyncUploadsError(
+  if (limit === "bytesPerPrincipal") {
+    return new AsyncUploadsError(
       "too_many_pending_bytes",
       `Your unsaved uploads would come to more than the ${formatBytes(limits.bytesPerPrincipal)} allowed. Save or discard your forms, then try again.`,
     );
   }
-  if (overall && bytes + size > limits.bytes) {
-    throw new AsyncUploadsError("storage_quota_reached", "The server is holding too many unsaved uploads right now. Please try again later.");
-  }
+  return new AsyncUploadsError("storage_quota_reached", "The server is holding too many unsaved uploads right now. Please try again later.");
 }

@@ -3,13 +3,13 @@ import { extensionOf, matchesAccept } from "../../shared/accept.js";
 import { formatBytes } from "../../shared/format-bytes.js";
 import type { MultipartUploadUrlResponse } from "../../shared/multipart.js";
 import { uploadUrlRequestSchema, type UploadUrlRequest, type UploadUrlResponse } from "../../shared/schemas.js";
-import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import { makeTempKey } from "../keys.js";
 import { startMultipartUpload, wantsMultipart, type MultipartState } from "../multipart/plan.js";
 import type { Field } from "../registry.js";
 import { mountPointOf, urlContextFor, type RouteDeps, type RoutesEnv } from "./deps.js";
-import { lockPendingUploads, refuseFileOverPendingLimits, refuseOverPendingLimits } from "./pending-limits.js";
+import { insertWithinPendingLimits } from "./pending-insert.js";
+import { limitsFor, refuseFileOverPendingLimits, refuseOverPendingLimits } from "./pending-limits.js";
 import { jsonBody, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
 
 /** A request that passed the field's checks: who asks, for which field, and where our routes are mounted. */
@@ -94,14 +94,11 @@ async function insertPendingUpload(
 ): Promise<{ expiresAt: Date }> {
   const { id, key, request, principal, field, now, multipart } = upload;
   const expiresAt = new Date(now.getTime() + deps.tempFileLifetimeMs);
-  await deps.db.transaction(async (tx) => {
-    await lockPendingUploads(tx, deps, field, principal);
-    await refuseOverPendingLimits(tx, deps, field, principal, request.size, now);
-    await tx.insert(asyncTempFile).values({
+  await insertWithinPendingLimits(deps.db, limitsFor(deps, field), principal, [
+    {
       id,
       key,
       fieldId: field.id,
-      principal,
       instanceId: request.instanceId ?? null,
       originalFilename: request.filename.normalize("NFC"),
       contentType: request.contentType.toLowerCase(),
@@ -109,8 +106,8 @@ async function insertPendingUpload(
       uploadId: multipart?.uploadId ?? null,
       partSize: multipart?.partSize ?? null,
       expiresAt,
-    });
-  });
+    },
+  ], now);
   return { expiresAt };
 }
 
