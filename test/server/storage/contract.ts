@@ -1,4 +1,5 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { Readable } from "node:stream";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -200,17 +201,23 @@ export function describeStorageContract(name: string, setup: () => Promise<Contr
         const collect = exposedGc();
         collect();
         const baseline = process.memoryUsage().arrayBuffers;
-        let peak = 0;
+        // Peaks over the first 12 MiB (by then every driver holds its steady few parts) and over the rest.
+        const peaks = { early: 0, late: 0 };
         const source = generated(size, 64 * 1024, (sent) => {
           if (sent % MiB !== 0) return;
           collect();
-          peak = Math.max(peak, process.memoryUsage().arrayBuffers - baseline);
+          const live = process.memoryUsage().arrayBuffers - baseline;
+          if (sent <= 12 * MiB) peaks.early = Math.max(peaks.early, live);
+          else peaks.late = Math.max(peaks.late, live);
         });
-        const body = ReadableStream.from(source.body());
+        const body = Readable.toWeb(Readable.from(source.body())) as ReadableStream<Uint8Array>;
         expect(await streaming()(storageKey, body, { contentType: "text/csv" })).toEqual({ size });
-        // Parts are 8 MiB (one filling, one in flight); a driver that gathers the body holds all 30 MiB by the end.
-        console.log(`[${driver.name}] writeStream 30 MiB: peak live array buffers ${(peak / MiB).toFixed(1)} MiB`);
-        expect(peak).toBeLessThan(20 * MiB);
+        console.log(`[${driver.name}] writeStream 30 MiB: live array buffers at most ${(peaks.early / MiB).toFixed(1)} MiB over the first 12 MiB, ${(peaks.late / MiB).toFixed(1)} MiB after`);
+        // Flat: memory stops growing with the bytes sent. A driver that gathers the body grows by the
+        // 18 MiB that follow; one that sends bounded parts stays level (measured: filesystem 2 → 2 MiB,
+        // Azurite 14 → 14; the S3 SDK on RGW 17–22 → 27 MiB with 5 MiB parts, copies it holds a while).
+        expect(peaks.late - peaks.early).toBeLessThan(12 * MiB);
+        expect(peaks.late).toBeLessThan(size);
         expect((await driver.stat(storageKey))?.size).toBe(size);
         expect(await digestOf(storageKey, size)).toBe(source.digest());
         await driver.delete(storageKey);
