@@ -78,6 +78,10 @@ rgw gc processor period = 10
  * died first (an interrupted run), so that they never pile up.
  */
 export async function startRgw(): Promise<RgwCluster> {
+  const missing = await missingCommands(["monmaptool", "ceph-mon", "ceph-osd", "ceph", "radosgw", "radosgw-admin"]);
+  if (missing.length > 0) {
+    throw new Error(`Ceph's RADOS Gateway (the S3 of the tests) needs ${missing.join(", ")}: install Debian's ceph-mon ceph-osd radosgw ceph-common (.ci/install-ceph.sh)`);
+  }
   await killStaleRgw();
   const directory = await mkdtemp(join(tmpdir(), DIRECTORY_PREFIX));
   await writeFile(join(directory, OWNER_FILE), String(process.pid));
@@ -143,6 +147,11 @@ function startWatchdog(directory: string): ChildProcess {
   const watchdog = spawn("sh", ["-c", script, "rgw-watchdog", String(process.pid), directory], { detached: true, stdio: "ignore" });
   watchdog.unref();
   return watchdog;
+}
+
+async function missingCommands(commands: string[]): Promise<string[]> {
+  const found = await Promise.all(commands.map((command) => run("sh", ["-c", 'command -v "$1"', "sh", command]).then(() => true, () => false)));
+  return commands.filter((_, i) => !found[i]);
 }
 
 async function appendPid(directory: string, child: ChildProcess): Promise<void> {
