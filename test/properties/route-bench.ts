@@ -80,6 +80,13 @@ export async function startBench(name: BackendName): Promise<Bench> {
       }),
   });
   const server: Listening = await listen(t.uploads.routes.fetch);
+  // A 500 nobody received (the client had gone) is still a server error: renderError logs each one.
+  const serverErrors: string[] = [];
+  const consoleError = console.error;
+  console.error = (...args: unknown[]) => {
+    if (String(args[0]).includes("unexpected error")) serverErrors.push(args.map(String).join(" ").slice(0, 300));
+    consoleError(...args);
+  };
   const ownHost = `127.0.0.1:${server.port}`;
   let sent = 0;
   const statuses = new Map<string, number>();
@@ -216,6 +223,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
         }
         expect(after, `${label}: left something behind`).toEqual(before);
       }
+      expect(serverErrors.splice(0), `${label}: errors the server logged`).toEqual([]);
       return result;
     } finally {
       connection.destroy();
@@ -234,6 +242,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
     statuses,
     exchange,
     async close() {
+      console.error = consoleError;
       await server.close();
       await t.close();
       await backend.close();

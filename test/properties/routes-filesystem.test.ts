@@ -1,11 +1,11 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import type { MultipartUploadUrlResponse, SignPartsResponse } from "../../shared/multipart";
 import type { UploadUrlResponse } from "../../shared/schemas";
 import { signToken } from "../../server/tokens";
 import { TEST_SECRET } from "../helpers/uploads";
 import { anyText, contentType, framing, host, method, origin, principal, secFetchSite } from "./arbitraries";
-import type { RawAnswer } from "./http";
+import { RawConnection, rawRequest, type RawAnswer } from "./http";
 import { FIELD, startBench, type Bench } from "./route-bench";
 import { RunCounter } from "./route-inputs";
 
@@ -115,6 +115,27 @@ describe("filesystem routes: generated requests", () => {
       { numRuns: RUNS, endOnFailure: true },
     );
   }, 120_000);
+
+  it.each(["upload", "upload-part"] as const)("a client that goes away in the middle of fs/%s: no server error, nothing kept", async (route) => {
+    const size = 200 * 1024;
+    const target = route === "upload" ? ((await issue({ fieldId: FIELD, filename: "cut.pdf", contentType: "application/pdf", size })) as UploadUrlResponse).upload.url : partUrls[2]!;
+    const partSize = 600 * 1024 - 2 * chunked.multipart.partSize;
+    const length = route === "upload" ? size : partSize;
+    const before = await bench.backend.list();
+    const logged: unknown[] = [];
+    const spy = vi.spyOn(console, "error").mockImplementation((...args: unknown[]) => void logged.push(args[0]));
+    try {
+      const connection = await RawConnection.open(bench.port);
+      connection.write(rawRequest("PUT", target, [["Host", `127.0.0.1:${bench.port}`], ["Content-Type", "application/pdf"], ["Content-Length", String(length)]], new Uint8Array(length / 2)));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      connection.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 300));
+    } finally {
+      spy.mockRestore();
+    }
+    expect(logged.map(String).filter((line) => line.includes("unexpected error"))).toEqual([]);
+    expect(await bench.backend.list()).toEqual(before);
+  });
 
   it("GET fs/download/{token}", async () => {
     const bodyOfGet = fc.oneof({ weight: 6, arbitrary: fc.constant(new Uint8Array()) }, { weight: 1, arbitrary: fc.uint8Array({ minLength: 1, maxLength: 32 }) });
