@@ -6,6 +6,7 @@ const USAGE = `Usage: async-uploads <command> [options]
 
 Commands:
   cleanup-temp-files   remove uploads that were never saved (see: async-uploads cleanup-temp-files --help)
+  cleanup-expired-exports  remove the files of expired exports (see: async-uploads cleanup-expired-exports --help)
 `;
 
 const [command, ...args] = process.argv.slice(2);
@@ -15,6 +16,11 @@ if (command === "cleanup-temp-files") {
   const code = await main(args);
   process.exitCode = code;
   // Exit even if a driver keeps an idle socket open; unref'd, so a clean exit is not delayed.
+  setTimeout(() => process.exit(code), 2000).unref();
+} else if (command === "cleanup-expired-exports") {
+  const { main } = await import("../server/exports/cleanup-cli.js");
+  const code = await main(args);
+  process.exitCode = code;
   setTimeout(() => process.exit(code), 2000).unref();
 } else if (command === "--help" || command === "-h" || command === "help") {
   process.stdout.write(USAGE);

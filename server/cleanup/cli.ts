@@ -137,7 +137,7 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
  * A message as one line a terminal shows as it is: arguments and paths can hold newlines, controls or
  * bidi characters (a generated or pasted cron line), which are written as `\uXXXX` escapes.
  */
-function oneReadableLine(message: string): string {
+export function oneReadableLine(message: string): string {
   return message.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (char) => `\\u${char.codePointAt(0)!.toString(16).padStart(4, "0")}`);
 }
 
@@ -203,7 +203,7 @@ export function parseDuration(text: string | undefined, option: DurationOption):
  * or exports the wrong thing is a usage error (exit 2: running again will not help); a loader that
  * throws (a database that is down) is a failed run (exit 1).
  */
-async function loadConfiguration(path: string): Promise<LoadedUploads> {
+export async function loadConfiguration(path: string): Promise<LoadedUploads> {
   if (!existsSync(path)) throw new CleanupUsageError(`configuration module ${path} does not exist`);
   let module: { default?: unknown; loadUploads?: unknown };
   try {

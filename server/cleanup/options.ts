@@ -24,6 +24,8 @@ export const DURATION_LIMITS = {
   "older-than": { min: 1, max: 36_525 * DAY },
   "max-duration": { min: 1, max: 7 * DAY },
   sleep: { min: 0, max: 60 * 60 * 1000 },
+  /** cleanup-expired-exports: grace after an export's expiry. */
+  leeway: { min: 0, max: 36_525 * DAY },
 } as const satisfies Record<string, DurationLimits>;
 export type DurationOption = keyof typeof DURATION_LIMITS;
 

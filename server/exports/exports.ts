@@ -8,6 +8,8 @@ import type { LiveServer } from "../live/live-channel.js";
 import type { JobEngine } from "../processing/job-engine.js";
 import type { StorageDriver, UrlContext } from "../storage/types.js";
 import { createExportQueues } from "./jobs.js";
+import { cleanupExpiredExports, type ExpiredExportsOptions, type ExpiredExportsSummary } from "./cleanup-expired-exports.js";
+import { DEFAULT_EXPORT_CLEANUP_CRON, scheduleExportCleanup, startExportCleanupWorker } from "./cleanup-schedule.js";
 import { signExportLink, verifyExportLink } from "./links.js";
 import { cancelExport, clearExport, retryExport } from "./manage.js";
 import { ExportRegistry } from "./registry.js";
@@ -75,7 +77,10 @@ export class Exports {
     deps.jobs.use({
       // Apps without export types need neither pg-boss nor an export worker.
       needed: () => !this.registry.isEmpty(),
-      createQueues: (boss) => createExportQueues(boss),
+      createQueues: async (boss) => {
+        await createExportQueues(boss);
+        await scheduleExportCleanup(boss, options.cleanupSchedule ?? DEFAULT_EXPORT_CLEANUP_CRON);
+      },
       startWorkers: (boss, settings) => this.#startWorker(boss, settings.pollingIntervalSeconds),
     });
   }
@@ -102,6 +107,14 @@ export class Exports {
     };
     const { concurrency, batchSize } = this.#settings;
     await startExportWorker(workerDeps, boss, { concurrency, batchSize, pollingIntervalSeconds: this.#settings.pollingIntervalSeconds ?? pollingIntervalSeconds });
+    if (this.#deps.options?.cleanupSchedule !== false) await startExportCleanupWorker(boss, (options) => this.cleanupExpired(options), log);
+  }
+
+  /** Removes the files of exports expired more than the leeway ago (default 1 h) and marks them expired; see cleanupExpiredExports. */
+  cleanupExpired(options: ExpiredExportsOptions = {}): Promise<ExpiredExportsSummary> {
+    const { db, now, log } = this.#deps;
+    const leewayMs = options.leewayMs ?? (this.#deps.options?.cleanupLeewaySeconds ?? 3600) * 1000;
+    return cleanupExpiredExports({ db, now, log, publish: this.#publish, storageOf: (exportId) => this.storageOf(exportId) }, { ...options, leewayMs });
   }
 
   /**

@@ -120,6 +120,14 @@ export interface ExportsOptions {
   pollingIntervalSeconds?: number;
   /** How long a signed link (`/e/<token>`) works, in seconds. @default 86400 */
   linkLifetimeSeconds?: number;
+  /**
+   * pg-boss cron (UTC) of the expired-export cleanup run by the instances' workers, so no system cron
+   * is needed; `false` removes the schedule (run `async-uploads cleanup-expired-exports` instead).
+   * @default "*\/10 * * * *" (every 10 minutes)
+   */
+  cleanupSchedule?: string | false;
+  /** Grace after an export expires before the scheduled cleanup removes its file, in seconds. @default 3600 */
+  cleanupLeewaySeconds?: number;
 }
 
 /** What `uploads.exports.request()` answers. */

@@ -1,0 +1,130 @@
+import { and, asc, eq, inArray, lt, notInArray, sql } from "drizzle-orm";
+import { asyncExport, type AsyncExport } from "../db/export-schema.js";
+import type { Database } from "../db/types.js";
+import type { StorageDriver } from "../storage/types.js";
+import { publishRow, type Publish } from "./state.js";
+
+/** What the cleanup needs from `uploads.exports`. */
+export interface ExpiredExportsDeps {
+  db: Database;
+  publish: Publish;
+  /** The storage of a registered export type; undefined when this process does not register it. */
+  storageOf(exportId: string): StorageDriver | undefined;
+  now: () => Date;
+  log: (message: string, error: unknown) => void;
+}
+
+/** Options of one run (`async-uploads cleanup-expired-exports`, or the job engine's schedule). */
+export interface ExpiredExportsOptions {
+  /** Grace after `expires_at` before a file goes, so a download started at the last minute finishes. @default 1 h */
+  leewayMs?: number;
+  /** Rows claimed per transaction. @default 100 */
+  batchSize?: number;
+  /** Count what would go; change nothing. */
+  dryRun?: boolean;
+  /** Stop between batches after this long. */
+  maxDurationMs?: number;
+  /** Pause between batches. @default 0 */
+  sleepMs?: number;
+  /** Stops the run between batches. */
+  signal?: AbortSignal;
+  /** Called after each batch with the totals so far. */
+  onProgress?: (summary: ExpiredExportsSummary) => void;
+}
+
+/** What a run did. */
+export interface ExpiredExportsSummary {
+  /** Rows marked expired, their objects deleted. */
+  expired: number;
+  /** Rows whose object could not be deleted: left as they were for the next run. */
+  failed: number;
+  /** Rows of an export type this process does not register (no storage to delete from): left. */
+  skipped: number;
+  /** Dry run: rows that would be expired. */
+  wouldExpire: number;
+  dryRun: boolean;
+  stoppedBy: "done" | "max-duration" | "signal";
+  durationMs: number;
+}
+
+export const DEFAULT_EXPORT_LEEWAY_MS = 60 * 60 * 1000;
+/** Objects deleted at once within a batch. */
+const DELETE_CONCURRENCY = 16;
+
+/**
+ * Removes the files of succeeded exports whose `expires_at` passed more than the leeway ago and marks
+ * their rows `expired` (key cleared, version bumped, the change published on the live channel).
+ * Safe on many machines at once: each batch claims its rows with `FOR UPDATE SKIP LOCKED` and holds
+ * them while it deletes their objects, so two runs never take the same row and each object is deleted
+ * once; only `succeeded` rows qualify, so the file of a queued, running or retried export is never
+ * touched. A row whose delete fails stays `succeeded` for the next run (and is not retried in this one).
+ */
+export async function cleanupExpiredExports(deps: ExpiredExportsDeps, options: ExpiredExportsOptions = {}): Promise<ExpiredExportsSummary> {
+  const started = Date.now();
+  const leewayMs = options.leewayMs ?? DEFAULT_EXPORT_LEEWAY_MS;
+  const batchSize = options.batchSize ?? 100;
+  const summary: ExpiredExportsSummary = { expired: 0, failed: 0, skipped: 0, wouldExpire: 0, dryRun: options.dryRun ?? false, stoppedBy: "done", durationMs: 0 };
+  const cutoff = new Date(deps.now().getTime() - leewayMs);
+  const due = and(eq(asyncExport.status, "succeeded"), lt(asyncExport.expiresAt, cutoff));
+  const finish = () => ({ ...summary, durationMs: Date.now() - started });
+
+  if (summary.dryRun) {
+    const [row] = await deps.db.select({ count: sql<number>`count(*)::int` }).from(asyncExport).where(due);
+    summary.wouldExpire = Number(row?.count ?? 0);
+    return finish();
+  }
+  // Rows this run left (a failed delete, an unknown type): not claimed again until the next run.
+  const left: string[] = [];
+  for (;;) {
+    if (options.signal?.aborted) return { ...finish(), stoppedBy: "signal" };
+    if (options.maxDurationMs !== undefined && Date.now() - started >= options.maxDurationMs) return { ...finish(), stoppedBy: "max-duration" };
+    const claimed = await deps.db.transaction(async (tx) => {
+      const rows = await tx
+        .select()
+        .from(asyncExport)
+        .where(left.length > 0 ? and(due, notInArray(asyncExport.id, left)) : due)
+        .orderBy(asc(asyncExport.expiresAt))
+        .limit(batchSize)
+        .for("update", { skipLocked: true });
+      const removed = await removeObjects(deps, rows, summary, left);
+      if (removed.length === 0) return rows.length;
+      const expired = await tx
+        .update(asyncExport)
+        .set({ status: "expired", key: null, version: sql`${asyncExport.version} + 1` })
+        .where(inArray(asyncExport.id, removed))
+        .returning();
+      for (const row of expired) await publishRow(deps.publish, tx, row);
+      summary.expired += expired.length;
+      return rows.length;
+    });
+    options.onProgress?.(finish());
+    if (claimed < batchSize) return finish();
+    if (options.sleepMs) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
+  }
+}
+
+/** Deletes the objects of the claimed rows, a few at a time; returns the ids whose object is gone. */
+async function removeObjects(deps: ExpiredExportsDeps, rows: AsyncExport[], summary: ExpiredExportsSummary, left: string[]): Promise<string[]> {
+  const removed: string[] = [];
+  let next = 0;
+  const worker = async () => {
+    for (let row = rows[next++]; row; row = rows[next++]) {
+      const storage = deps.storageOf(row.exportId);
+      if (!storage) {
+        summary.skipped += 1;
+        left.push(row.id);
+        continue;
+      }
+      try {
+        if (row.key) await storage.delete(row.key);
+        removed.push(row.id);
+      } catch (error) {
+        deps.log(`cleanup-expired-exports: deleting the file of export ${row.id} failed; the next run tries again`, error);
+        summary.failed += 1;
+        left.push(row.id);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, rows.length) }, worker));
+  return removed;
+}

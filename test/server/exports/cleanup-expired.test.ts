@@ -1,0 +1,111 @@
+import { randomUUID } from "node:crypto";
+import { eq, inArray } from "drizzle-orm";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { asyncExport, type NewAsyncExport } from "../../../server/db/export-schema";
+import { runExportsCleanupCli } from "../../../server/exports/cleanup-cli";
+import { createExportWorld, type ExportInstance, type ExportWorld } from "./harness";
+
+const HOUR = 3_600_000;
+
+describe("cleanup-expired-exports (PostgreSQL)", () => {
+  let world: ExportWorld;
+  let instances: ExportInstance[];
+  const deletes = new Map<string, number>();
+
+  beforeAll(async () => {
+    world = await createExportWorld("postgres");
+    const register = (uploads: ExportInstance["uploads"]) =>
+      uploads.exports.register("docs.csv", { criteria: (input) => input, filename: () => "docs.csv", contentType: "text/csv", write: async () => {} });
+    // Two app instances (two machines), neither running a worker: the runs below are the only cleanups.
+    instances = [await world.instance({ register, start: false }), await world.instance({ register, start: false })];
+    const original = world.storage.delete.bind(world.storage);
+    world.storage.delete = async (key) => {
+      deletes.set(key, (deletes.get(key) ?? 0) + 1);
+      return original(key);
+    };
+  }, 60_000);
+  afterAll(() => world?.close());
+
+  /** Rows with a real file each; `expiresAt` relative to now. */
+  async function seed(count: number, row: Partial<NewAsyncExport> & { expiresInMs: number }): Promise<NewAsyncExport[]> {
+    const { expiresInMs, ...rest } = row;
+    const rows: NewAsyncExport[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = randomUUID();
+      const key = `async-exports/${id}/1.0`;
+      const body = (async function* () {
+        yield new TextEncoder().encode(`row ${i}\n`);
+      })();
+      await world.storage.writeStream(key, body, { contentType: "text/csv" });
+      rows.push({
+        id, exportId: "docs.csv", principal: `p${i % 7}`, criteria: { i }, criteriaHash: `h-${id}`, filename: "docs.csv", contentType: "text/csv",
+        status: "succeeded", key, size: 6, finishedAt: new Date(), expiresAt: new Date(Date.now() + expiresInMs), ...rest,
+      });
+    }
+    for (let i = 0; i < rows.length; i += 500) await world.db.insert(asyncExport).values(rows.slice(i, i + 500));
+    return rows;
+  }
+
+  it("two runs at once on 1,000 expired exports delete each file exactly once; live and not-yet-due ones stay", async () => {
+    const expired = await seed(1000, { expiresInMs: -2 * HOUR });
+    const withinLeeway = await seed(5, { expiresInMs: -30 * 60_000 });
+    const notExpired = await seed(5, { expiresInMs: HOUR });
+    // Live exports (a retry after expiry, one being built): never touched, whatever their expires_at says.
+    const live = [...(await seed(3, { status: "running", expiresInMs: -5 * HOUR })), ...(await seed(3, { status: "queued", expiresInMs: -5 * HOUR }))];
+    const [a, b] = await Promise.all(instances.map((instance) => instance.uploads.exports.cleanupExpired({ batchSize: 50 })));
+    expect(a!.expired + b!.expired).toBe(1000);
+    expect(a!.failed + b!.failed).toBe(0);
+    // Both did a share (SKIP LOCKED let them run side by side, not one after the other).
+    expect(a!.expired).toBeGreaterThan(0);
+    expect(b!.expired).toBeGreaterThan(0);
+    for (const row of expired) expect(deletes.get(row.key!), row.key!).toBe(1);
+    expect(deletes.size).toBe(1000);
+    const after = await world.db.select().from(asyncExport).where(inArray(asyncExport.id, expired.map((row) => row.id)));
+    expect(after.every((row) => row.status === "expired" && row.key === null && row.version === 2)).toBe(true);
+    for (const row of expired.slice(0, 20)) expect(await world.storage.stat(row.key!)).toBeNull();
+    for (const row of [...withinLeeway, ...notExpired, ...live]) {
+      expect(await world.storage.stat(row.key!), row.status!).not.toBeNull();
+      const [stored] = await world.db.select().from(asyncExport).where(eq(asyncExport.id, row.id!));
+      expect(stored!.status).toBe(row.status);
+      expect(stored!.key).toBe(row.key);
+    }
+    // The change reached the live channel (the download centre shows "expired").
+    const expiredEvents = world.delivered.filter((message) => message.event === "export" && (message.data as { status: string }).status === "expired");
+    expect(expiredEvents.length).toBeGreaterThanOrEqual(1000);
+
+    // A leeway of 0 takes the 5 within the hour's grace too; a dry run only counts.
+    const dry = await instances[0]!.uploads.exports.cleanupExpired({ leewayMs: 0, dryRun: true });
+    expect(dry.wouldExpire).toBe(5);
+    expect((await instances[0]!.uploads.exports.cleanupExpired({ leewayMs: 0 })).expired).toBe(5);
+    for (const row of withinLeeway) expect(await world.storage.stat(row.key!)).toBeNull();
+    for (const row of notExpired) expect(await world.storage.stat(row.key!)).not.toBeNull();
+  }, 120_000);
+
+  it("a file that cannot be deleted keeps its row for the next run", async () => {
+    const [row] = await seed(1, { expiresInMs: -2 * HOUR });
+    const original = world.storage.delete;
+    world.storage.delete = async (key) => {
+      if (key === row!.key) throw new Error("storage unavailable");
+      return original(key);
+    };
+    try {
+      const summary = await instances[0]!.uploads.exports.cleanupExpired();
+      expect(summary.failed).toBe(1);
+      const [stored] = await world.db.select().from(asyncExport).where(eq(asyncExport.id, row!.id!));
+      expect(stored!.status).toBe("succeeded");
+    } finally {
+      world.storage.delete = original;
+    }
+    expect((await instances[0]!.uploads.exports.cleanupExpired()).expired).toBe(1);
+  });
+
+  it("CLI: usage errors exit 2 with one line, before anything is loaded", async () => {
+    for (const argv of [["--leeway", "5"], ["--leeway", "-1h"], ["--batch-size", "0", "--config", "x.js"], ["--bogus"], ["--sleep", "2h", "--config", "x.js"], []]) {
+      let err = "";
+      const io = { stdout: { write: () => true }, stderr: { write: (text: string) => ((err += text), true) }, env: {}, cwd: process.cwd() };
+      expect(await runExportsCleanupCli(argv, io as never), argv.join(" ")).toBe(2);
+      expect(err.trim().split("\n")).toHaveLength(1);
+      expect(err).toMatch(/^cleanup-expired-exports: .*\(see --help\)$/m);
+    }
+  });
+});
