@@ -78,7 +78,7 @@ interface Verdict {
  * so the prepared statement is reused (one text with an overall bound, one without: without it only the
  * principal's rows are read, through the principal/status index). Limits travel as float8 so that `Infinity` needs no special case.
  */
-function checkedInsert(limits: PendingLimits, principal: string, rows: readonly PendingRow[], now: Date, overall: boolean): SQL {
+export function checkedInsert(limits: PendingLimits, principal: string, rows: readonly PendingRow[], now: Date, overall: boolean): SQL {
   const t = asyncTempFile;
   const bytes = rows.reduce((sum, row) => sum + row.declaredSize, 0);
   const json = JSON.stringify(rows.map((row) => ({ ...row, principal, expiresAt: row.expiresAt.toISOString() })));
@@ -98,7 +98,7 @@ function checkedInsert(limits: PendingLimits, principal: string, rows: readonly 
     ), inserted as (
       insert into ${t} (id, key, field_id, principal, instance_id, original_filename, content_type, declared_size, upload_id, part_size, expires_at)
       select r.id, r.key, r."fieldId", r.principal, r."instanceId", r."originalFilename", r."contentType", r."declaredSize", r."uploadId", r."partSize", r."expiresAt"
-      from jsonb_to_recordset(${json}::jsonb) as r(id uuid, key text, "fieldId" text, principal text, "instanceId" text, "originalFilename" text,
+      from jsonb_to_recordset(${json}::text::jsonb) as r(id uuid, key text, "fieldId" text, principal text, "instanceId" text, "originalFilename" text,
         "contentType" text, "declaredSize" bigint, "uploadId" text, "partSize" bigint, "expiresAt" timestamptz),
         verdict
       where uploads_ok and principal_bytes_ok and bytes_ok
