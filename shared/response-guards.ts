@@ -9,7 +9,7 @@ import type {
   StagedPart,
 } from "./multipart.js";
 import type { ProcessingState, UploadProcessingPlan } from "./processing.js";
-import type { UploadTarget, UploadUrlResponse } from "./schemas.js";
+import type { UploadTarget, UploadUrlBatchResponse, UploadUrlResponse } from "./schemas.js";
 
 /**
  * Checks of the success bodies the server sends, for the browser, beside the types the server builds
@@ -100,6 +100,11 @@ export const isMultipartUploadUrlResponse = objectOf<MultipartUploadUrlResponse>
   multipart: isMultipartPlan,
   expiresAt: isString,
   processing: optional(isUploadProcessingPlan),
+});
+
+/** `upload-url`'s 201 body for a batch: one answer (single or chunked) per file asked for. */
+export const isUploadUrlBatchResponse = objectOf<UploadUrlBatchResponse>({
+  uploads: arrayOf((value): value is UploadUrlResponse | MultipartUploadUrlResponse => isUploadUrlResponse(value) || isMultipartUploadUrlResponse(value)),
 });
 
 const isPartTarget = objectOf<PartTarget>({ partNumber: isCount, method: (value) => value === "PUT", url: isHttpUrl, headers: isStringRecord });

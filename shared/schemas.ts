@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { filenameProblem } from "./filename.js";
 import { multipartKeyRequestSchema } from "./multipart-schemas.js";
+import type { MultipartUploadUrlResponse } from "./multipart.js";
 import type { UploadProcessingPlan } from "./processing.js";
 
 /** A MIME type without parameters, as browsers give it in `File.type`. */
@@ -31,6 +32,18 @@ export const uploadUrlRequestSchema = z.strictObject({
 });
 export type UploadUrlRequest = z.infer<typeof uploadUrlRequestSchema>;
 
+/** Files one `POST {base}/upload-url` may ask targets for at once (`{files: [...]}`). */
+export const MAX_UPLOAD_URL_BATCH = 100;
+
+/** Batch body of `POST {base}/upload-url`: every file's request, answered all together or refused all together. */
+export const uploadUrlBatchRequestSchema = z.strictObject({
+  files: z
+    .array(uploadUrlRequestSchema)
+    .min(1, "files must list at least one file")
+    .max(MAX_UPLOAD_URL_BATCH, `files may list at most ${MAX_UPLOAD_URL_BATCH} files; ask for the rest in another request`),
+});
+export type UploadUrlBatchRequest = z.infer<typeof uploadUrlBatchRequestSchema>;
+
 /** How the browser sends the bytes: `PUT url` with `headers`, or multipart `POST url` with `fields` then `file`. */
 export interface UploadTarget {
   method: "PUT" | "POST";
@@ -47,6 +60,18 @@ export interface UploadUrlResponse {
   expiresAt: string;
   /** Present when the field declares processing steps: what to subscribe to and which steps will run. */
   processing?: UploadProcessingPlan;
+}
+
+/** Success body of a batch `POST {base}/upload-url` (status 201): one answer per file, in the order asked. */
+export interface UploadUrlBatchResponse {
+  uploads: Array<UploadUrlResponse | MultipartUploadUrlResponse>;
+}
+
+/** One refused file of a batch, in the error body's `error.files`: its place in `files`, and why. */
+export interface UploadUrlBatchRefusal {
+  index: number;
+  code: string;
+  message: string;
 }
 
 /** Body of `POST {base}/process`: the key of an uploaded file whose processing should start (or start again). */

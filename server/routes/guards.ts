@@ -52,7 +52,7 @@ export function jsonBody<T extends z.ZodType>(schema: T) {
 }
 
 /** Validates a parsed body with a shared schema; the first problem becomes `invalid_request`. */
-function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
+export function parseBody<T extends z.ZodType>(schema: T, value: unknown): z.infer<T> {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const issue = parsed.error.issues[0];
