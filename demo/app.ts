@@ -1,16 +1,19 @@
 import { readFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
 import type { AsyncUploads } from "async-uploads/server";
 import { createDemoUploads, type DemoUploadsOptions } from "./fields";
 import { UPLOADS_BASE, forbiddenPage, notFoundPage, requestRefusedPage, serverErrorPage } from "./pages/documents";
-import { COMPONENT_SCRIPT_PATH } from "./pages/layout";
+import { CENTRE_SCRIPT_PATH, COMPONENT_SCRIPT_PATH } from "./pages/layout";
 import { documentRoutes } from "./routes";
 import { sessionKey } from "./session";
 
 export interface DemoAppOptions extends DemoUploadsOptions {
   /** Path of the built `<async-file-input>` bundle (see `client/build.ts`), served to the form pages. */
   componentScript: string;
+  /** Path of the built download centre bundle, served to every page. @default `async-download-centre.js` beside `componentScript` */
+  centreScript?: string;
 }
 
 export interface DemoApp {
@@ -34,8 +37,18 @@ export function createDemoApp(options: DemoAppOptions): DemoApp {
     if (c.res.headers.get("content-type")?.startsWith("text/html")) c.header("X-Frame-Options", "DENY");
   });
 
-  app.get(COMPONENT_SCRIPT_PATH, async (c) => {
-    const script = await readFile(options.componentScript);
+  const centreScript = options.centreScript ?? join(dirname(options.componentScript), "async-download-centre.js");
+  for (const [path, file] of [[COMPONENT_SCRIPT_PATH, options.componentScript], [CENTRE_SCRIPT_PATH, centreScript]] as const) {
+    app.get(path, async (c) => {
+      const script = await readFile(file);
+      return c.body(script, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache" });
+    });
+  }
+
+  // What the element loads only when needed (the upload engine with the first file, …): chunks/ beside it.
+  app.get(`${dirname(COMPONENT_SCRIPT_PATH)}/chunks/:file{[\\w-]+\\.js}`, async (c) => {
+    const script = await readFile(join(dirname(options.componentScript), "chunks", c.req.param("file"))).catch(() => null);
+    if (!script) return c.notFound();
     return c.body(script, 200, { "Content-Type": "text/javascript; charset=utf-8", "Cache-Control": "no-cache" });
   });
 

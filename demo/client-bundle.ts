@@ -14,7 +14,9 @@ const SOURCES = [join(ROOT, "client"), join(ROOT, "shared")];
  * Returns the bundle's path.
  */
 export async function ensureComponentBundle(): Promise<string> {
-  const built = await mtimeOf(COMPONENT_BUNDLE);
+  // The download centre's bundle is built with it; either one missing or old rebuilds both.
+  const times = await Promise.all([mtimeOf(COMPONENT_BUNDLE), mtimeOf(join(ROOT, "dist/browser/async-download-centre.js"))]);
+  const built = times.includes(null) ? null : Math.min(...(times as number[]));
   const newestSource = Math.max(0, ...(await Promise.all(SOURCES.map(newestMtime))));
   if (built === null || built < newestSource) {
     const { buildClient } = await import("../client/build");

@@ -1,5 +1,6 @@
 import { and, eq } from "drizzle-orm";
 import { createAsyncUploads, MiB, type AsyncUploads, type AsyncUploadsOptions, type Database, type StorageDriver } from "async-uploads/server";
+import { registerDemoExports } from "./exports";
 import { demoScanStep } from "./scan-step";
 import { documents } from "./schema";
 import { readSession, sessionKey } from "./session";
@@ -30,6 +31,8 @@ export interface DemoUploadsOptions {
    * sets 1.5. Absent: no processing and no job worker, as before.
    */
   scanSeconds?: number;
+  /** The CSV export's pause per 500 rows (demo/exports.ts); tests set 0. @default 50 */
+  exportPauseMs?: number;
 }
 
 /**
@@ -37,7 +40,7 @@ export interface DemoUploadsOptions {
  * uploaded to, downloaded and resolved only by the session that owns it. Used by the web app and by
  * the cleanup command (through `uploads-config.ts`), so both run with one configuration.
  */
-export function createDemoUploads({ db, storage, secret, overrides, scanSeconds }: DemoUploadsOptions): AsyncUploads {
+export function createDemoUploads({ db, storage, secret, overrides, scanSeconds, exportPauseMs }: DemoUploadsOptions): AsyncUploads {
   const cookieKey = sessionKey(secret);
   const uploads = createAsyncUploads({
     db,
@@ -82,5 +85,7 @@ export function createDemoUploads({ db, storage, secret, overrides, scanSeconds 
     canDownload,
     resolveKey: keyOf(documents.coverKey),
   });
+  // "Export all documents as CSV" (issue 15): served now for a few rows, built in the background above.
+  registerDemoExports(uploads, db, exportPauseMs === undefined ? {} : { pauseMs: exportPauseMs });
   return uploads;
 }

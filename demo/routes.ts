@@ -1,13 +1,14 @@
-import { desc, eq } from "drizzle-orm";
+import { count, desc, eq } from "drizzle-orm";
 import { Hono } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import { HTTPException } from "hono/http-exception";
 import { settleRequestBody, type AsyncUploads, type Database } from "async-uploads/server";
+import { addSampleDocuments, MAX_SAMPLES } from "./exports";
 import { isDocumentId } from "./fields";
 import { readFormBody } from "./form-body";
 import { sameOriginWrites } from "./same-origin";
 import { documentFormPage } from "./pages/document-form";
-import { deleteConfirmationPage, documentListPage, documentPage, notFoundPage } from "./pages/documents";
+import { deleteConfirmationPage, documentListPage, documentPage, LIST_LIMIT, notFoundPage } from "./pages/documents";
 import { deleteDocument, findOwnedDocument, readSubmittedDocument, saveDocument, storedFormState } from "./save-document";
 import type { Html } from "./pages/layout";
 import { documents, type DocumentRow } from "./schema";
@@ -21,10 +22,12 @@ export interface DocumentRoutesDeps {
   uploads: AsyncUploads;
   /** Key that signs the session cookie. */
   sessionKey: string;
+  /** `POST /documents/samples` and its form (many rows for the CSV export). @default NODE_ENV !== "production" */
+  samples?: boolean;
 }
 
 /** The demo's pages: list, new/edit forms, save, show and delete, all scoped to the visitor's session. */
-export function documentRoutes({ db, uploads, sessionKey }: DocumentRoutesDeps): Hono<{ Variables: SessionVariables }> {
+export function documentRoutes({ db, uploads, sessionKey, samples = process.env.NODE_ENV !== "production" }: DocumentRoutesDeps): Hono<{ Variables: SessionVariables }> {
   const app = new Hono<{ Variables: SessionVariables }>();
   // Scoped to the pages' own paths: mounted at "/", a "*" here would also match the uploads routes.
   for (const path of ["/", "/documents/*"]) {
@@ -47,8 +50,12 @@ export function documentRoutes({ db, uploads, sessionKey }: DocumentRoutesDeps):
   const saveContext = (session: string) => ({ uploads, db, principal: session });
 
   app.get("/", async (c) => {
-    const rows = await db.select().from(documents).where(eq(documents.owner, c.get("session"))).orderBy(desc(documents.createdAt));
-    return c.html(documentListPage(rows));
+    const owned = eq(documents.owner, c.get("session"));
+    const [rows, [counted]] = await Promise.all([
+      db.select().from(documents).where(owned).orderBy(desc(documents.createdAt)).limit(LIST_LIMIT),
+      db.select({ total: count() }).from(documents).where(owned),
+    ]);
+    return c.html(documentListPage(rows, counted?.total ?? rows.length, { samples }));
   });
 
   app.get("/documents/new", (c) =>
@@ -61,6 +68,16 @@ export function documentRoutes({ db, uploads, sessionKey }: DocumentRoutesDeps):
     if (outcome.ok) return c.redirect(`/documents/${outcome.id}`, 303);
     return "form" in outcome ? c.html(documentFormPage(outcome.form), 422) : c.html(notFoundPage(), 404);
   });
+
+  if (samples) {
+    app.post("/documents/samples", async (c) => {
+      const value = (await readFormBody(c)).count;
+      const wanted = typeof value === "string" && /^\d{1,6}$/.test(value.trim()) ? Number(value) : NaN;
+      if (!(wanted >= 1 && wanted <= MAX_SAMPLES)) throw new HTTPException(400, { message: `Add from 1 to ${MAX_SAMPLES} sample documents.` });
+      await addSampleDocuments(db, c.get("session"), wanted);
+      return c.redirect("/", 303);
+    });
+  }
 
   // A page about one of the session's documents; any other id (another session's too) is not found.
   for (const [path, page] of [

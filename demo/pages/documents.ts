@@ -2,10 +2,13 @@ import { html } from "hono/html";
 import { formatBytes } from "async-uploads/shared";
 import { ATTACHMENT_FIELD, COVER_FIELD } from "../fields";
 import type { DocumentRow } from "../schema";
-import { layout, type Html } from "./layout";
+import { DOCUMENTS_EXPORT, MAX_SAMPLES, SERVE_NOW_MAX_ROWS } from "../exports";
+import { layout, UPLOADS_BASE, type Html } from "./layout";
 
-/** Where the demo mounts the async-uploads routes. */
-export const UPLOADS_BASE = "/async-uploads";
+export { UPLOADS_BASE };
+
+/** The list page shows at most this many documents (the newest); the CSV export has them all. */
+export const LIST_LIMIT = 100;
 
 /** The download route of one field of a document (it checks the session, then redirects to a signed URL). */
 export function downloadUrl(fieldId: string, documentId: string): string {
@@ -22,8 +25,8 @@ function thumbnail(document: DocumentRow): Html {
     : html`<span class="thumb" aria-hidden="true"></span>`;
 }
 
-/** `GET /`: the session's documents, newest first. */
-export function documentListPage(rows: readonly DocumentRow[]): Html {
+/** `GET /`: the session's newest documents (`total` in all), the CSV export and, in development, the sample-rows form. */
+export function documentListPage(rows: readonly DocumentRow[], total = rows.length, options: { samples?: boolean } = {}): Html {
   const items = rows.map(
     (document) => html`<li>
       ${thumbnail(document)}
@@ -39,7 +42,21 @@ export function documentListPage(rows: readonly DocumentRow[]): Html {
       <p><a href="/documents/new">New document</a></p>
       ${rows.length === 0
         ? html`<p>No documents yet. Create one: its files upload while you type the title.</p>`
-        : html`<ul class="documents">${items}</ul>`}`,
+        : html`<ul class="documents">${items}</ul>`}
+      ${total > rows.length ? html`<p class="meta">Showing the newest ${rows.length} of ${total} documents.</p>` : ""}
+      <h2>Export</h2>
+      <p>
+        <async-export-button export-id="${DOCUMENTS_EXPORT}" endpoint="${UPLOADS_BASE}">Export all documents as CSV</async-export-button>
+      </p>
+      <p class="hint">Up to ${SERVE_NOW_MAX_ROWS} documents download at once; more are prepared in the background and appear in Downloads, at the top of the page.</p>
+      ${options.samples
+        ? html`<form method="post" action="/documents/samples" class="actions">
+            <label for="sample-count">Sample documents to add</label>
+            <input id="sample-count" name="count" type="number" min="1" max="${MAX_SAMPLES}" value="20000" required />
+            <button type="submit">Add samples</button>
+          </form>
+          <p class="hint">Development only: enough rows to watch an export's progress (200,000 take about 20 s to export).</p>`
+        : ""}`,
   );
 }
 

@@ -5,11 +5,16 @@ export type Html = ReturnType<typeof html>;
 
 /** Where the demo serves the built `<async-file-input>` component. */
 export const COMPONENT_SCRIPT_PATH = "/assets/async-file-input.js";
+/** Where the demo serves the built download centre (`<async-download-centre>`, `<async-export-button>`), on every page. */
+export const CENTRE_SCRIPT_PATH = "/assets/async-download-centre.js";
+/** Where the demo mounts the async-uploads routes. */
+export const UPLOADS_BASE = "/async-uploads";
 
 const STYLES = `
   :root { font-family: system-ui, sans-serif; line-height: 1.5; }
   body { max-width: 46rem; margin: 0 auto; padding: 1.5rem; }
-  header { display: flex; justify-content: space-between; align-items: baseline; border-bottom: 1px solid #8884; margin-bottom: 1.5rem; }
+  header { display: flex; justify-content: space-between; align-items: center; gap: 1rem; border-bottom: 1px solid #8884; margin-bottom: 1.5rem; padding-bottom: .5rem; }
+  header .meta { margin-inline-start: auto; }
   header a { text-decoration: none; color: inherit; font-weight: 600; }
   .documents { list-style: none; padding: 0; display: grid; gap: .75rem; }
   .documents li { display: flex; gap: 1rem; align-items: center; padding: .75rem; border: 1px solid #8884; border-radius: .5rem; }
@@ -30,7 +35,10 @@ const STYLES = `
   .cover { max-width: 100%; max-height: 20rem; border-radius: .5rem; }
 `;
 
-/** The page shell. `withComponent` loads the upload component (form pages only). */
+/**
+ * The page shell. `withComponent` loads the upload component (form pages only); the download centre is
+ * in every page's header (its own bundle, so the form pages load both and the others only the centre).
+ */
 export function layout(title: string, body: Html, options: { withComponent?: boolean } = {}): Html {
   return html`<!doctype html>
 <html lang="en">
@@ -42,9 +50,13 @@ export function layout(title: string, body: Html, options: { withComponent?: boo
     <link rel="icon" href="data:," />
     <style>${raw(STYLES)}</style>
     ${options.withComponent ? html`<script type="module" src="${COMPONENT_SCRIPT_PATH}"></script>` : ""}
+    <script type="module" src="${CENTRE_SCRIPT_PATH}"></script>
   </head>
   <body>
-    <header><a href="/">Documents</a><span class="meta">async-uploads demo</span></header>
+    <header>
+      <a href="/">Documents</a><span class="meta">async-uploads demo</span>
+      <async-download-centre endpoint="${UPLOADS_BASE}"></async-download-centre>
+    </header>
     <main>${body}</main>
   </body>
 </html>`;

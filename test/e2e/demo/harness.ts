@@ -31,7 +31,8 @@ export interface DemoServer {
 }
 
 /** Starts the demo app for `backend` on 127.0.0.1 and a free port. */
-export async function startDemo(backend: Backend, options: { withComponent?: boolean; scanSeconds?: number } = {}): Promise<DemoServer> {
+/** `jobs`: run the job worker (`uploads.start()`, as `npm start` does) without the scan, for queued exports. */
+export async function startDemo(backend: Backend, options: { withComponent?: boolean; scanSeconds?: number; jobs?: boolean } = {}): Promise<DemoServer> {
   const database = await createTestDatabase();
   await migrateDemo(database.db, database.schema ? { migrationsSchema: database.schema } : {});
   const storage = await startBackend(backend, { bucket: "demo-e2e" });
@@ -40,11 +41,12 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
   if (options.withComponent) await buildClient({ outdir: bundleDir });
   const componentScript = join(bundleDir, "async-file-input.js");
   const { scanSeconds } = options;
+  const jobs = Boolean(scanSeconds || options.jobs);
   // pg-boss's tables in a schema of this server's own: another file's worker must not take its jobs.
   const bossSchema = `pgboss_demo_${randomBytes(5).toString("hex")}`;
-  const overrides = scanSeconds ? { processing: { schema: bossSchema, pollingIntervalSeconds: 0.5 } } : {};
+  const overrides = jobs ? { processing: { schema: bossSchema, pollingIntervalSeconds: 0.5 } } : {};
   const { app, uploads } = createDemoApp({ db: database.db, storage: storage.storage, secret: DEMO_TEST_SECRET, componentScript, scanSeconds, overrides });
-  if (scanSeconds) await uploads.start(); // the attachment's stand-in virus scan runs as jobs, as under npm start
+  if (jobs) await uploads.start(); // the attachment's stand-in virus scan and queued exports run as jobs, as under npm start
   // The server `npm start` runs (demo/main.ts), on a free port.
   const server = createDemoServer(app.fetch);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -59,7 +61,7 @@ export async function startDemo(backend: Backend, options: { withComponent?: boo
     listKeys: storage.list,
     async close() {
       await uploads.close();
-      if (scanSeconds && database.url) await database.db.execute(sql.raw(`drop schema if exists "${bossSchema}" cascade`));
+      if (jobs && database.url) await database.db.execute(sql.raw(`drop schema if exists "${bossSchema}" cascade`));
       await new Promise<void>((resolve) => {
         server.closeAllConnections();
         server.close(() => resolve());
