@@ -3,6 +3,7 @@ import { filenameProblem } from "./filename.js";
 import { multipartKeyRequestSchema } from "./multipart-schemas.js";
 import type { MultipartUploadUrlResponse } from "./multipart.js";
 import type { UploadProcessingPlan } from "./processing.js";
+import { MAX_UPLOAD_URL_BATCH } from "./upload-url-batch.js";
 
 /** A MIME type without parameters, as browsers give it in `File.type`. */
 export const CONTENT_TYPE = /^[a-z0-9][a-z0-9!#$&^_.+-]{0,126}\/[a-z0-9][a-z0-9!#$&^_.+-]{0,126}$/i;
@@ -32,8 +33,7 @@ export const uploadUrlRequestSchema = z.strictObject({
 });
 export type UploadUrlRequest = z.infer<typeof uploadUrlRequestSchema>;
 
-/** Files one `POST {base}/upload-url` may ask targets for at once (`{files: [...]}`). */
-export const MAX_UPLOAD_URL_BATCH = 100;
+export { MAX_UPLOAD_URL_BATCH };
 
 /** Batch body of `POST {base}/upload-url`: every file's request, answered all together or refused all together. */
 export const uploadUrlBatchRequestSchema = z.strictObject({

@@ -14,6 +14,7 @@ import {
   isListPartsResponse,
   isMultipartUploadUrlResponse,
   isSignPartsResponse,
+  isUploadUrlBatchResponse,
   isUploadUrlResponse,
 } from "../../shared/response-guards.js";
 import type { UploadTarget, UploadUrlRequest, UploadUrlResponse } from "../../shared/schemas.js";
@@ -28,6 +29,11 @@ import { UploadFailure } from "./upload-failure.js";
 export interface Transport {
   /** `POST {endpoint}/upload-url`: a target, or for a large file a chunked upload's plan (`multipart-upload.ts`). */
   requestTarget(endpoint: string, request: UploadUrlRequest, signal: AbortSignal): Promise<UploadUrlResponse | MultipartUploadUrlResponse>;
+  /**
+   * `POST {endpoint}/upload-url` with `{files}`: every file's answer in one request, in order, or a
+   * rejection for the whole batch. Optional: without it, each file asks on its own.
+   */
+  requestTargets?(endpoint: string, requests: UploadUrlRequest[], signal: AbortSignal): Promise<Array<UploadUrlResponse | MultipartUploadUrlResponse>>;
   /** Sends the bytes exactly as `target` says; reports progress. */
   send(target: UploadTarget, file: Blob, contentType: string, signal: AbortSignal, onProgress: (loaded: number) => void): Promise<void>;
   /** `POST {endpoint}/multipart/sign-parts`. */
@@ -180,6 +186,11 @@ const isUploadUrlAnswer = (body: unknown): body is UploadUrlResponse | Multipart
 /** The browser's own `fetch` and `XMLHttpRequest`. */
 export const browserTransport: Transport & ProcessingTransport = {
   requestTarget: (endpoint, request, signal) => postJson(endpoint, "/upload-url", request, isUploadUrlAnswer, signal),
+  requestTargets: async (endpoint, requests, signal) => {
+    const { uploads } = await postJson(endpoint, "/upload-url", { files: requests }, isUploadUrlBatchResponse, signal);
+    if (uploads.length !== requests.length) throw new UploadFailure({ code: "bad_response" });
+    return uploads;
+  },
   send,
   signParts: (endpoint, request, signal) => postJson(endpoint, "/multipart/sign-parts", request, isSignPartsResponse, signal),
   listParts: (endpoint, request, signal) => postJson(endpoint, "/multipart/list-parts", request, isListPartsResponse, signal),

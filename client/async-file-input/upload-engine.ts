@@ -3,6 +3,9 @@ import { browserTransport, type Transport } from "./transport.js";
 import { UploadFailure } from "./upload-failure.js";
 import { sleep } from "../../shared/sleep.js";
 import type { UploadProcessingPlan } from "../../shared/processing.js";
+import type { MultipartUploadUrlResponse } from "../../shared/multipart.js";
+import type { UploadUrlRequest, UploadUrlResponse } from "../../shared/schemas.js";
+import { MAX_UPLOAD_URL_BATCH } from "../../shared/upload-url-batch.js";
 
 /**
  * `queued` → `requesting` (asking our server for a target) → `uploading` (bytes to storage) → `done`;
@@ -47,7 +50,13 @@ export interface UploadEngineOptions {
   retryDelay?(retry: number): number;
 }
 
-type Job = { -readonly [K in keyof Upload]: Upload[K] } & { generation: number; controller?: AbortController };
+type Target = UploadUrlResponse | MultipartUploadUrlResponse;
+type Job = { -readonly [K in keyof Upload]: Upload[K] } & {
+  generation: number;
+  controller?: AbortController;
+  /** The target asked for together with the files added at the same time; used by the first run only. */
+  prefetched?: Promise<Target | null>;
+};
 
 let lastId = 0;
 
@@ -58,6 +67,8 @@ let lastId = 0;
 export class UploadEngine {
   readonly #jobs = new Map<string, Job>();
   readonly #queue: Job[] = [];
+  /** Files added since the last microtask: asked for together. */
+  #added: Job[] = [];
   readonly #options: Required<UploadEngineOptions>;
   #active = 0;
 
@@ -79,7 +90,11 @@ export class UploadEngine {
     const job: Job = { id: `upload-${++lastId}`, file, settings, status: "queued", loaded: 0, generation: 0 };
     this.#jobs.set(job.id, job);
     this.#queue.push(job);
-    queueMicrotask(() => this.#pump());
+    this.#added.push(job);
+    queueMicrotask(() => {
+      this.#askTogether();
+      this.#pump();
+    });
     return job;
   }
 
@@ -91,6 +106,10 @@ export class UploadEngine {
     if (job.status === "done" || job.status === "canceled") return;
     job.generation++;
     job.controller?.abort();
+    // A target asked for but never used still holds one of the person's unsaved-upload slots: free it.
+    const unused = job.prefetched;
+    job.prefetched = undefined;
+    void unused?.then((target) => target && this.#options.transport.abortMultipart(job.settings.endpoint, { key: target.key })).catch(() => {});
     const queued = this.#queue.indexOf(job);
     if (queued >= 0) this.#queue.splice(queued, 1);
     this.#update(job, { status: "canceled" });
@@ -104,6 +123,33 @@ export class UploadEngine {
     this.#update(job, { status: "queued", loaded: 0, failure: undefined });
     this.#queue.push(job);
     queueMicrotask(() => this.#pump());
+  }
+
+  /**
+   * Files chosen at once ask for their targets in one request per field (up to `MAX_UPLOAD_URL_BATCH`
+   * each) instead of one each as they start. A file that may resume a chunked upload asks on its own.
+   * Should the batch fail (one file refused refuses it), each file asks on its own as before, so that
+   * every file gets its own answer.
+   */
+  #askTogether(): void {
+    const { transport } = this.#options;
+    const added = this.#added.filter((job) => job.status === "queued" && !job.prefetched);
+    this.#added = [];
+    if (!transport.requestTargets) return;
+    const groups = new Map<string, Job[]>();
+    for (const job of added) {
+      const { endpoint, fieldId } = job.settings;
+      if (findResumable({ endpoint, fieldId, file: job.file })) continue;
+      const group = `${endpoint}\n${fieldId}\n${job.settings.instanceId ?? ""}`;
+      groups.set(group, [...(groups.get(group) ?? []), job]);
+    }
+    for (const jobs of groups.values()) {
+      for (let start = 0; jobs.length > 1 && start < jobs.length; start += MAX_UPLOAD_URL_BATCH) {
+        const batch = jobs.slice(start, start + MAX_UPLOAD_URL_BATCH);
+        const answers = transport.requestTargets(batch[0]!.settings.endpoint, batch.map(requestOf), new AbortController().signal);
+        batch.forEach((job, index) => (job.prefetched = answers.then((targets) => targets[index] ?? null, () => null)));
+      }
+    }
   }
 
   #pump(): void {
@@ -144,9 +190,9 @@ export class UploadEngine {
             if (isCurrent()) this.#update(job, { status: "done", loaded: file.size, key: resumed.key, processing: record?.processing });
             return;
           }
-          const request = { fieldId: settings.fieldId, filename: file.name, contentType, size: file.size, multipart: true };
-          const instance = settings.instanceId ? { instanceId: settings.instanceId } : {};
-          const target = await transport.requestTarget(settings.endpoint, { ...request, ...instance }, controller.signal);
+          const prefetched = await job.prefetched;
+          job.prefetched = undefined;
+          const target = prefetched ?? (await transport.requestTarget(settings.endpoint, requestOf(job), controller.signal));
           if (!isCurrent()) return;
           this.#update(job, { status: "uploading" });
           if ("multipart" in target) {
@@ -189,4 +235,10 @@ export class UploadEngine {
     Object.assign(job, changes);
     this.#options.onChange(job, previous);
   }
+}
+
+/** What `upload-url` is asked for a file. */
+function requestOf({ file, settings }: Job): UploadUrlRequest {
+  const request = { fieldId: settings.fieldId, filename: file.name, contentType: file.type || "application/octet-stream", size: file.size, multipart: true };
+  return settings.instanceId ? { ...request, instanceId: settings.instanceId } : request;
 }
