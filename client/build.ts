@@ -1,5 +1,6 @@
 import { build, type BuildOptions } from "esbuild";
-import { basename, dirname, join } from "node:path";
+import { mkdir, rm, writeFile } from "node:fs/promises";
+import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { minifyTemplates } from "./minify-templates.js";
 
@@ -15,6 +16,10 @@ const NO_LIT = ["lit", "lit/*", "@lit/*", "lit-html", "lit-html/*", "lit-element
  * The bundles: each element with Lit inside, and with `lit` left as imports for apps that already ship
  * it. The download centre (`<async-download-centre>`, `<async-export-button>`) is a file of its own, so
  * a page with only the file input never loads it (and the file input's bundle is unchanged by it).
+ *
+ * What an element loads only when needed (`import()`: the upload engine with the first file, chunked
+ * uploads for a large one, the following of the server's checks) goes into `chunks/` beside the
+ * bundles, which import it by relative URL: serve the whole folder.
  */
 export const BUNDLES = {
   "async-file-input.js": { entry: "index.ts", external: [] as string[] },
@@ -34,8 +39,14 @@ export interface BuildClientOptions {
   sourcemap?: boolean;
 }
 
-/** Builds every minified ESM bundle and returns their code by file name. */
-export async function buildClient(options: BuildClientOptions = {}): Promise<Record<BundleName, Uint8Array>> {
+/** Where the lazily loaded chunks go, relative to the bundles. */
+export const CHUNK_DIR = "chunks";
+
+/** Every file a build writes (source maps aside), by path relative to `outdir`: the bundles and their chunks (`chunks/…`). */
+export type ClientFiles = Record<BundleName, Uint8Array> & Record<string, Uint8Array>;
+
+/** Builds every minified ESM bundle and returns their code, and their chunks', by file name. */
+export async function buildClient(options: BuildClientOptions = {}): Promise<ClientFiles> {
   const { write = true, outdir = CLIENT_DIST, sourcemap = true } = options;
   const shared: BuildOptions = {
     bundle: true,
@@ -47,22 +58,36 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Rec
     legalComments: "eof",
     tsconfig: join(root, "tsconfig.json"),
     sourcemap: write && sourcemap ? "linked" : false,
-    write,
+    write: false,
+    // https://esbuild.github.io/api/#splitting — each `import()` becomes a chunk; shared code is not duplicated.
+    splitting: true,
+    outdir,
+    chunkNames: `${CHUNK_DIR}/[name]-[hash]`,
     logLevel: "warning",
     plugins: [minifyTemplates(/[\\/]client[\\/].*\.ts$/)],
   };
-  const results = await Promise.all(
+  const outputs = await Promise.all(
     (Object.keys(BUNDLES) as BundleName[]).map(async (name) => {
       const { entry, external } = BUNDLES[name];
-      const result = await build({ ...shared, entryPoints: [join(here, entry)], outfile: join(outdir, name), external: [...external] });
-      const code = write
-        ? await import("node:fs/promises").then((fs) => fs.readFile(join(outdir, name)))
-        : result.outputFiles?.find((file) => basename(file.path) === name)?.contents;
-      if (!code) throw new Error(`[build:client] esbuild produced no ${name}`);
-      return [name, new Uint8Array(code)] as const;
+      const result = await build({ ...shared, entryPoints: { [name.replace(/\.js$/, "")]: join(here, entry) }, external: [...external] });
+      const files = result.outputFiles ?? [];
+      if (!files.some((file) => relative(outdir, file.path) === name)) throw new Error(`[build:client] esbuild produced no ${name}`);
+      return files;
     }),
   );
-  return Object.fromEntries(results) as Record<BundleName, Uint8Array>;
+  const files: Record<string, Uint8Array> = {};
+  // Chunk names carry a hash of their content: chunks of an older build would pile up.
+  if (write) await rm(join(outdir, CHUNK_DIR), { recursive: true, force: true });
+  for (const file of outputs.flat()) {
+    const name = relative(outdir, file.path).split(sep).join("/");
+    if (write) {
+      await mkdir(dirname(file.path), { recursive: true });
+      await writeFile(file.path, file.contents);
+    }
+    // With and without Lit, a chunk that does not touch Lit comes out the same, under the same name.
+    if (!name.endsWith(".map")) files[name] = file.contents;
+  }
+  return files as ClientFiles;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

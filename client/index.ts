@@ -6,5 +6,6 @@ export { AsyncFileInput } from "./async-file-input/async-file-input.js";
 export * from "./async-file-input/events.js";
 export { defaultStrings, setStrings, type AsyncFileInputStrings } from "./async-file-input/strings.js";
 export type { UploadFailureCode, UploadFailureInfo } from "./async-file-input/upload-failure.js";
-export { subscribe as subscribeLive, type LiveChannelEvent, type LiveRefusal, type LiveSubscribeOptions } from "./live/live-channel.js";
+export { subscribeLive } from "./live/subscribe-live.js";
+export type { LiveChannelEvent, LiveRefusal, LiveSubscribeOptions } from "./live/live-channel.js";
 export type { FileCheck } from "./async-file-input/file-row.js";

@@ -7,9 +7,21 @@ import {
   AsyncUploadStartEvent,
 } from "./events.js";
 import { checkClass, checkText, isBusy, keyOf, nameOf, percentOf, type Entry, type FileCheck, type RowAction, type UploadEntry } from "./file-row.js";
-import { ProcessingController } from "./processing-controller.js";
+import type { ProcessingController } from "./processing-controller.js";
 import { strings } from "./strings.js";
-import { UploadEngine, type Upload, type UploadSettings, type UploadStatus } from "./upload-engine.js";
+import type { UploadFailure } from "./upload-failure.js";
+import type { Upload, UploadEngine, UploadSettings, UploadStatus } from "./upload-engine.js";
+
+// The upload machinery and the following of the server's checks are chunks of their own
+// (`import()`), loaded with the first file: a form that nobody adds a file to never downloads them.
+// Type-only imports above keep them out of the element's own file.
+const loadEngine = () => import("./upload-engine.js");
+const loadProcessing = () => import("./processing-controller.js");
+
+/** A file added before the upload engine loaded: shown as waiting, handed to the engine once it has. */
+type Waiting = { -readonly [K in keyof Upload]: Upload[K] };
+
+let lastWaitingId = 0;
 
 /** The element: where uploads are asked for (read when each starts), and whether it holds several files. */
 export type UploadListHost = ReactiveControllerHost & HTMLElement & UploadSettings & { multiple: boolean };
@@ -41,13 +53,19 @@ export class UploadList implements ReactiveController {
   #refocus = false;
   readonly #host: UploadListHost;
   readonly #options: UploadListOptions;
-  readonly #engine = new UploadEngine({ onChange: (upload, previous) => this.#onUploadChange(upload, previous) });
-  readonly #processing = new ProcessingController({ onChange: (entry, previous) => this.#onCheckChange(entry, previous) });
+  #engine?: UploadEngine;
+  #engineLoading?: Promise<void>;
+  /** Files added while the engine loads, handed to it in order once it has. */
+  readonly #waiting = new Set<UploadEntry>();
+  #processing?: Promise<ProcessingController | null>;
 
   constructor(host: UploadListHost, options: UploadListOptions) {
     this.#host = host;
     this.#options = options;
     host.addController(this);
+    // Fetched as soon as the person reaches for the field, so that the first file rarely waits for it.
+    const prefetch = () => this.#engine || this.#loadEngine();
+    for (const type of ["pointerover", "focusin", "dragenter"]) host.addEventListener(type, prefetch, { once: true, passive: true });
   }
 
   /** A row that had focus went away (replaced, canceled, removed): focus moves to the next control. */
@@ -99,15 +117,20 @@ export class UploadList implements ReactiveController {
   /** Starts uploading a file that passed the checks. */
   add(file: File): void {
     const { endpoint, fieldId, instanceId } = this.#host;
-    const upload = this.#engine.add(file, { endpoint, fieldId, instanceId });
+    const settings = { endpoint, fieldId, instanceId };
+    const upload: Upload = this.#engine?.add(file, settings) ?? { id: `waiting-${++lastWaitingId}`, file, settings, status: "queued", loaded: 0 };
     const previewUrl = file.type.startsWith("image/") ? URL.createObjectURL(file) : undefined;
     const entry: UploadEntry = { kind: "upload", id: upload.id, upload, previewUrl, lastPercent: -1 };
+    if (!this.#engine) {
+      this.#waiting.add(entry);
+      this.#loadEngine();
+    }
     if (this.#host.multiple) return this.#show([...this.entries, entry]);
     const previous = this.entries[0];
     // A replaced file is out of sight: its checks are followed again only if it comes back (Cancel).
     if (previous && keyOf(previous)) {
       this.#replaced = previous;
-      if (previous.kind === "upload") this.#processing.stop(previous);
+      if (previous.kind === "upload") this.#stopChecking(previous);
     }
     else if (previous) this.#forget(previous);
     this.#refocus = this.#host.matches(":focus-within");
@@ -118,8 +141,10 @@ export class UploadList implements ReactiveController {
   act(action: Exclude<RowAction, "replace">, entry: Entry): void {
     if (action === "retry") {
       if (entry.kind === "upload" && entry.check) {
-        if (!this.#processing.retry(entry)) this.#check(entry, true);
-      } else if (entry.kind === "upload") this.#engine.retry(entry.upload.id);
+        if (this.#processing) void this.#processing.then((processing) => processing?.retry(entry) || this.#check(entry, true));
+        else this.#check(entry, true);
+      } else if (entry.kind === "upload" && this.#engine) this.#engine.retry(entry.upload.id);
+      else if (entry.kind === "upload") this.#retryWaiting(entry);
       return;
     }
     this.#refocus = this.#host.matches(":focus-within");
@@ -151,7 +176,57 @@ export class UploadList implements ReactiveController {
 
   /** Stops following the checks of every file (the element left the page); connecting again follows them again. */
   hostDisconnected(): void {
-    for (const entry of this.entries) if (entry.kind === "upload") this.#processing.stop(entry);
+    for (const entry of this.entries) if (entry.kind === "upload") this.#stopChecking(entry);
+  }
+
+  /** Loads the upload engine (once; again after a failed load), then starts the files that waited for it. */
+  #loadEngine(): void {
+    this.#engineLoading ??= loadEngine().then(
+      ({ UploadEngine }) => {
+        const engine = (this.#engine = new UploadEngine({ onChange: (upload, previous) => this.#onUploadChange(upload, previous) }));
+        for (const entry of this.#waiting) entry.upload = engine.add(entry.upload.file, entry.upload.settings);
+        this.#waiting.clear();
+      },
+      () => {
+        // Offline, or the page's files were replaced by a new deployment: the waiting files fail as a
+        // lost connection would, and Retry loads again.
+        this.#engineLoading = undefined;
+        for (const entry of this.#waiting) {
+          const waiting = entry.upload as Waiting;
+          waiting.status = "failed";
+          // The strings and events read only the code: the class itself is in the chunk that did not load.
+          waiting.failure = { code: "network_error", transient: true } as UploadFailure;
+          this.#onUploadChange(waiting, "queued");
+        }
+        this.#waiting.clear();
+      },
+    );
+  }
+
+  /** Retry of a file whose upload failed because the engine did not load. */
+  #retryWaiting(entry: UploadEntry): void {
+    const waiting = entry.upload as Waiting;
+    if (waiting.status !== "failed") return;
+    Object.assign(waiting, { status: "queued", failure: undefined });
+    this.#waiting.add(entry);
+    this.#host.requestUpdate();
+    this.#loadEngine();
+  }
+
+  /** The processing controller, loaded with the first file whose field declares processing steps; null when it did not load. */
+  #withProcessing(): Promise<ProcessingController | null> {
+    const loading = (this.#processing ??= loadProcessing().then(
+      ({ ProcessingController }) => new ProcessingController({ onChange: (entry, previous) => this.#onCheckChange(entry, previous) }),
+      () => {
+        this.#processing = undefined;
+        return null;
+      },
+    ));
+    return loading;
+  }
+
+  #stopChecking(entry: UploadEntry): void {
+    void this.#processing?.then((processing) => processing?.stop(entry));
   }
 
   hostConnected(): void {
@@ -161,13 +236,14 @@ export class UploadList implements ReactiveController {
   /** Stops an entry's upload (and the following of its checks) and frees its preview. */
   #forget(entry: Entry): void {
     if (entry.kind !== "upload") return;
-    this.#processing.stop(entry);
-    this.#engine.cancel(entry.upload.id);
+    this.#stopChecking(entry);
+    this.#waiting.delete(entry);
+    this.#engine?.cancel(entry.upload.id);
     if (entry.previewUrl) URL.revokeObjectURL(entry.previewUrl);
   }
 
   #onUploadChange(upload: Upload, previous: UploadStatus): void {
-    const entry = this.entries.find((candidate): candidate is UploadEntry => candidate.id === upload.id);
+    const entry = this.entries.find((candidate): candidate is UploadEntry => candidate.kind === "upload" && candidate.upload === upload);
     if (!entry || upload.status === "canceled") return;
     this.#host.requestUpdate();
     const { id, file } = upload;
@@ -203,7 +279,15 @@ export class UploadList implements ReactiveController {
   #check(entry: Entry, again = false): void {
     if (entry.kind !== "upload" || entry.upload.status !== "done" || !entry.upload.processing || !entry.upload.key) return;
     if (!again && entry.check && checkClass(entry.check) !== "checking") return;
-    this.#processing.start(entry, entry.upload.settings.endpoint, entry.upload.key, entry.upload.processing);
+    const { settings, key, processing: plan } = entry.upload;
+    void this.#withProcessing().then((processing) => {
+      // Removed, replaced or disconnected meanwhile: `stop` ran before the controller existed.
+      if (!this.entries.includes(entry)) return;
+      if (processing) return processing.start(entry, settings.endpoint, key, plan);
+      const previous = entry.check ?? { state: "uploaded", label: null, reason: null };
+      entry.check = { state: "failed", label: null, reason: null };
+      this.#onCheckChange(entry, previous);
+    });
   }
 
   #onCheckChange(entry: UploadEntry, previous: FileCheck): void {

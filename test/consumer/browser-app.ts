@@ -58,17 +58,21 @@ export function useBrowserApp(name: string, { staticDir = "dist", prepare, setup
   };
 }
 
-/** `vite build` in the project: one script, holding the element, with no decorator left (`@property(` would be a syntax error). */
+/**
+ * `vite build` in the project: one script holding the element, and the chunks it loads when needed
+ * (the upload engine, …: the element's `import()`s), with no decorator left (`@property(` would be a syntax error).
+ */
 export async function expectViteBuild(project: ConsumerProject): Promise<void> {
   const { stdout } = await project.run("npx", ["vite", "build"]);
   expect(stdout).toMatch(/built in/);
   const assets = join(project.dir, "dist", "assets");
-  const scripts = (await readdir(assets)).filter((name) => name.endsWith(".js"));
-  expect(scripts).toHaveLength(1);
-  const bundle = await readFile(join(assets, scripts[0]!), "utf8");
-  expect(bundle).toContain("async-file-input");
+  const scripts = await Promise.all(
+    (await readdir(assets)).filter((name) => name.endsWith(".js")).map((name) => readFile(join(assets, name), "utf8")),
+  );
+  expect(scripts.some((code) => code.includes("async-file-input"))).toBe(true);
+  expect(scripts.some((code) => code.includes("upload-url"))).toBe(true);
   // Lit's decorators as written in the sources (`@property(`, `@state(`) would be a syntax error.
-  expect(bundle).not.toMatch(/@(property|state)\(/);
+  for (const code of scripts) expect(code).not.toMatch(/@(property|state)\(/);
 }
 
 /**

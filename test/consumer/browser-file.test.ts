@@ -3,8 +3,8 @@
 // in Chromium, uploads a file and submits the form to the server of test (a). Also the file without
 // Lit, with an import map to the app's own copy of lit.
 import { describe, expect, it } from "vitest";
-import { copyFile, mkdir, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { copyFile, cp, mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { useBrowserApp } from "./browser-app";
 import {
@@ -63,6 +63,9 @@ describe("a plain HTML page with the shipped browser file", () => {
       for (const file of ["async-file-input.js", "async-file-input.no-lit.js"]) {
         await copyFile(await resolveInProject(project, `async-uploads/browser/${file}`), join(site, file));
       }
+      // The chunks the files load when needed (the upload engine, …), copied as a site would: the folder beside them.
+      const browserDir = dirname(await resolveInProject(project, "async-uploads/browser/async-file-input.js"));
+      await cp(join(browserDir, "chunks"), join(site, "chunks"), { recursive: true });
       await writeFile(join(site, "index.html"), page("/site/async-file-input.js"));
       const importMap = `<script type="importmap">${JSON.stringify(LIT_IMPORT_MAP)}</script>`;
       await writeFile(join(site, "no-lit.html"), page("/site/async-file-input.no-lit.js", importMap));

@@ -57,7 +57,11 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
     const app = new Hono();
     app.route("/async-uploads", uploads.routes);
     app.get("/multipart.js", (c) => c.body(code, 200, { "Content-Type": "text/javascript" }));
-    app.get("/async-file-input.js", (c) => c.body(component["async-file-input.js"] as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/javascript" }));
+    // The element's file and the chunks it loads when needed (`chunks/…`).
+    app.get("/*", (c, next) => {
+      const file = component[c.req.path.slice(1)];
+      return file ? c.body(file as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/javascript" }) : next();
+    });
     app.get("/", (c) => c.html(PAGE));
     app.get("/component", (c) => c.html(componentPage(FIELD)));
     server = await new Promise((resolve) => {

@@ -42,12 +42,12 @@ export interface ComponentServer {
   close(): Promise<void>;
 }
 
-let bundle: Promise<Uint8Array> | undefined;
+let bundle: Promise<Record<string, Uint8Array>> | undefined;
 
 /** `overrides`: more `createAsyncUploads` options (processing tests give pg-boss a schema of their own). */
 export async function startComponentServer(backend: Backend, overrides: Partial<AsyncUploadsOptions> = {}): Promise<ComponentServer> {
-  bundle ??= buildClient({ write: false }).then((files) => files["async-file-input.js"]);
-  const code = await bundle;
+  bundle ??= buildClient({ write: false });
+  const files = await bundle;
   const storage = await startStorage(backend);
   const connection = await createTestDatabase();
   const clock = { offsetMs: 0 };
@@ -67,7 +67,11 @@ export async function startComponentServer(backend: Backend, overrides: Partial<
   const submissions: ComponentServer["submissions"] = [];
   const app = new Hono();
   app.route("/async-uploads", uploads.routes);
-  app.get("/client/async-file-input.js", (c) => c.body(code as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/javascript" }));
+  // The element's file and the chunks it loads when needed (`chunks/…`).
+  app.get("/client/*", (c) => {
+    const code = files[c.req.path.slice("/client/".length)];
+    return code ? c.body(code as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/javascript" }) : c.notFound();
+  });
   app.get("/page/:id", (c) => c.html(pages.get(c.req.param("id")) ?? "missing", pages.has(c.req.param("id")) ? 200 : 404));
   app.post("/submit", async (c) => {
     const form = await c.req.formData();
