@@ -64,6 +64,8 @@ run dir = ${directory}/run
 admin socket = ${directory}/run/$name.asok
 pid file = ${directory}/run/$name.pid
 log file = ${directory}/log/$name.log
+# The monitor's cluster and audit logs go to /var/log/ceph unless told otherwise.
+mon cluster log to file = false
 keyring = ${directory}/keyring
 [client.rgw]
 rgw frontends = beast endpoint=127.0.0.1:${rgwPort}
