@@ -18,7 +18,7 @@ import type { Field } from "../registry.js";
 import { mountPointOf, urlContextFor, type RouteDeps, type RoutesEnv } from "./deps.js";
 import { insertWithinPendingLimits, type PendingRow } from "./pending-insert.js";
 import { limitsFor, refuseFileOverPendingLimits, refuseOverPendingLimits, type PendingLimits } from "./pending-limits.js";
-import { MAX_JSON_BODY_BYTES, parseBody, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
+import { parseBody, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
 
 /** A file's request that passed its field's checks. */
 interface CheckedFile {
@@ -32,8 +32,8 @@ interface Issued {
   row: PendingRow;
 }
 
-/** A batch body lists up to `MAX_UPLOAD_URL_BATCH` requests of a few hundred bytes each. */
-const MAX_BATCH_BODY_BYTES = Math.max(MAX_JSON_BODY_BYTES, MAX_UPLOAD_URL_BATCH * 640);
+/** A batch body lists up to `MAX_UPLOAD_URL_BATCH` requests of a few hundred bytes each (README: 64 KiB). */
+const MAX_BATCH_BODY_BYTES = 64 * 1024;
 
 /** One file's body, or a batch (`{files: [...]}`), each validated with its shared schema. */
 const uploadUrlBody = validator("json", (value: unknown) =>
