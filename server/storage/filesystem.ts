@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { link, mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { Readable, Transform } from "node:stream";
@@ -46,7 +46,7 @@ export interface StoredFile {
   size: number;
   /** Last modification (whole seconds are what HTTP dates hold). */
   modifiedAt: Date;
-  /** A strong validator: inode, size and modification time, quoted (an ETag). A key replaced by another file gets another. */
+  /** A strong validator: a hash of inode, size and modification time, quoted (an ETag). A key replaced by another file gets another. */
   etag: string;
 }
 
@@ -97,7 +97,8 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
       const path = pathOf(key);
       if (!Number.isSafeInteger(size) || size < 0) throw new Error(`[filesystem] write: invalid size ${size}`);
       const partial = `${path}.partial-${randomBytes(8).toString("hex")}`;
-      const source = Readable.from(body as AsyncIterable<Uint8Array> | Iterable<Uint8Array>, { objectMode: false });
+      // A Node stream as is (the fs route's request body): Readable.from would iterate it, a promise per chunk.
+      const source = body instanceof Readable ? body : Readable.from(body as AsyncIterable<Uint8Array> | Iterable<Uint8Array>, { objectMode: false });
       let received = 0;
       const counter = new Transform({
         transform(chunk: Buffer, _encoding, callback) {
@@ -153,7 +154,8 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
           await file.close();
           return null;
         }
-        const etag = `"${info.ino.toString(36)}-${info.size.toString(36)}-${Math.trunc(info.mtimeMs).toString(36)}"`;
+        // Hashed, so a download does not show the server's inode numbers.
+        const etag = `"${createHash("sha256").update(`${info.ino}-${info.size}-${info.mtimeMs}`).digest("base64url").slice(0, 22)}"`;
         const about = { size: info.size, modifiedAt: info.mtime, etag };
         const range = pickRange?.(about) ?? null;
         // https://nodejs.org/api/fs.html#filehandlecreatereadstreamoptions (`end` inclusive)
