@@ -165,7 +165,7 @@ function s3ClientOf(s3: S3Service, attempts: number, restartable: boolean): S3Cl
   });
 }
 
-/** What both S3 backends share: the driver on the bucket, and listing and writing around it. */
+/** The S3 backend's driver on the bucket, and listing and writing around it. */
 function s3Clients(s3: S3Service, client: S3Client, uploadMethod: "POST" | "PUT" | undefined, minPartSize: number | undefined) {
   return {
     name: "s3" as const,
