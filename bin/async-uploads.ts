@@ -7,6 +7,7 @@ const USAGE = `Usage: async-uploads <command> [options]
 Commands:
   cleanup-temp-files   remove uploads that were never saved (see: async-uploads cleanup-temp-files --help)
   cleanup-expired-exports  remove the files of expired exports (see: async-uploads cleanup-expired-exports --help)
+  worker               run the background workers (exports, processing) until stopped (see: async-uploads worker --help)
 `;
 
 const [command, ...args] = process.argv.slice(2);
@@ -19,6 +20,11 @@ if (command === "cleanup-temp-files") {
   setTimeout(() => process.exit(code), 2000).unref();
 } else if (command === "cleanup-expired-exports") {
   const { main } = await import("../server/exports/cleanup-cli.js");
+  const code = await main(args);
+  process.exitCode = code;
+  setTimeout(() => process.exit(code), 2000).unref();
+} else if (command === "worker") {
+  const { main } = await import("../server/exports/worker-cli.js");
   const code = await main(args);
   process.exitCode = code;
   setTimeout(() => process.exit(code), 2000).unref();

@@ -26,7 +26,9 @@ export class ProgressReporter {
   readonly #deps: ProgressDeps;
   #written: number | null = null;
   #wanted: number | null = null;
-  #lastWriteAt = 0;
+  // The running event was just written: the first progress write waits its 250 ms too (a quick
+  // export then never writes progress at all).
+  #lastWriteAt = Date.now();
   #timer: ReturnType<typeof setTimeout> | null = null;
   #writing: Promise<void> | null = null;
   #stopped = false;

@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq, sql, type SQL } from "drizzle-orm";
 import { EXPORT_EVENT, exportTopic, type ExportSummary } from "../../shared/exports.js";
 import { asyncExport, type AsyncExport } from "../db/export-schema.js";
 import type { Database } from "../db/types.js";
@@ -56,5 +56,25 @@ export async function changeExport(tx: Database, publish: Publish, row: AsyncExp
     .returning();
   if (!updated) throw new Error(`[async-uploads] export ${row.id} vanished while locked`);
   await publishRow(publish, tx, updated);
+  return updated;
+}
+
+/**
+ * One statement instead of a locking transaction, for the worker's hot path: applies `change`
+ * (version + 1) to export `id` only while `guard` holds, and publishes the new state once that
+ * statement committed. Null when the guard did not hold (the caller falls back or lets go).
+ */
+export async function changeExportIf(db: Database, publish: Publish, id: string, guard: SQL | undefined, change: ExportChange): Promise<AsyncExport | null> {
+  const [updated] = await db
+    .update(asyncExport)
+    .set({ ...change, version: sql`${asyncExport.version} + 1` })
+    .where(and(eq(asyncExport.id, id), guard))
+    .returning();
+  if (!updated) return null;
+  const summary = summaryOf(updated);
+  await Promise.all([
+    publish(exportTopic(updated.id), EXPORT_EVENT, summary, { version: updated.version }),
+    publish(userTopic(updated.principal), EXPORT_EVENT, summary, { version: updated.version }),
+  ]);
   return updated;
 }

@@ -1,6 +1,7 @@
+import { and, eq } from "drizzle-orm";
 import type { Job, PgBoss } from "pg-boss";
 import { EXPORT_FAILED_MESSAGE, isActiveExportStatus } from "../../shared/exports.js";
-import type { AsyncExport } from "../db/export-schema.js";
+import { asyncExport, type AsyncExport } from "../db/export-schema.js";
 import type { Database } from "../db/types.js";
 import type { LiveHub } from "../live/hub.js";
 import { BytePipe } from "./byte-pipe.js";
@@ -8,7 +9,7 @@ import { watchCancellation } from "./cancel-watch.js";
 import { EXPORT_QUEUE, FAILED_EXPORT_QUEUE, type ExportJob } from "./jobs.js";
 import { ProgressReporter } from "./progress.js";
 import type { ExportRegistry } from "./registry.js";
-import { changeExport, lockExport, summaryOf, type Publish } from "./state.js";
+import { changeExport, changeExportIf, lockExport, summaryOf, type Publish } from "./state.js";
 import { writeExportObject } from "./storage-write.js";
 import type { ExportSummary } from "../../shared/exports.js";
 import type { ResolvedExport } from "./types.js";
@@ -43,19 +44,7 @@ type Outcome = "done" | "retry";
  * the definition's `retryLimit`, then the export fails with a safe message; the object never stays.
  */
 export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>): Promise<Outcome> {
-  const claimed = await deps.db.transaction(async (tx) => {
-    const row = await lockExport(tx, job.data.id);
-    if (!jobOwnsRow(row, job.data)) return null;
-    const definition = deps.registry.get(row.exportId);
-    if (!definition) {
-      deps.log(`export ${row.id} is of type "${row.exportId}", which this process does not register; it failed`, null);
-      await changeExport(tx, deps.publish, row, { status: "failed", message: EXPORT_FAILED_MESSAGE, key: null, finishedAt: deps.now() });
-      return null;
-    }
-    const key = `${deps.prefix}${row.id}/${row.attempt}.${job.retryCount}`;
-    const running = await changeExport(tx, deps.publish, row, { status: "running", key, percentage: null, message: null, startedAt: deps.now() });
-    return { row: running, definition, key, previousKey: row.key };
-  });
+  const claimed = await claim(deps, job);
   if (!claimed) return "done";
   const { row, definition, key, previousKey } = claimed;
   // An earlier attempt whose worker died may have left its object (a fresh key per attempt keeps them apart).
@@ -78,15 +67,13 @@ export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>):
   });
 
   if (result.ok && !gone) {
-    const summary = await deps.db.transaction(async (tx) => {
-      const current = await lockExport(tx, row.id);
-      if (!current || current.status !== "running" || current.key !== key) return null;
-      const finishedAt = deps.now();
-      const expiresAt = new Date(finishedAt.getTime() + definition.lifetimeSeconds * 1000);
-      return summaryOf(await changeExport(tx, deps.publish, current, { status: "succeeded", percentage: 100, size: result.size, finishedAt, expiresAt }));
-    });
-    if (summary) {
-      await deps.ready(definition, summary, row.principal).catch((error: unknown) => deps.log(`onReady of export ${row.id} failed`, error));
+    const finishedAt = deps.now();
+    const expiresAt = new Date(finishedAt.getTime() + definition.lifetimeSeconds * 1000);
+    // Only while the row is still this attempt's (not cancelled, cleared or taken over meanwhile).
+    const stillOurs = and(eq(asyncExport.status, "running"), eq(asyncExport.key, key));
+    const succeeded = await changeExportIf(deps.db, deps.publish, row.id, stillOurs, { status: "succeeded", percentage: 100, size: result.size, finishedAt, expiresAt });
+    if (succeeded) {
+      await deps.ready(definition, summaryOf(succeeded), row.principal).catch((error: unknown) => deps.log(`onReady of export ${row.id} failed`, error));
       return "done";
     }
     await removeObject(deps, definition, key);
@@ -106,6 +93,36 @@ export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>):
     await changeExport(tx, deps.publish, current, change);
   });
   return last ? "done" : "retry";
+}
+
+/**
+ * Marks the export running with this attempt's own key. The usual case, a queued export, is one
+ * guarded UPDATE; an export already `running` (its earlier attempt's worker died, or pg-boss retried
+ * a job whose worker missed heartbeats) takes the locking path, which also reports the earlier key.
+ */
+async function claim(deps: ExportWorkerDeps, job: Job<ExportJob>) {
+  const key = `${deps.prefix}${job.data.id}/${job.data.attempt}.${job.retryCount}`;
+  const queuedForThisJob = and(eq(asyncExport.status, "queued"), eq(asyncExport.attempt, job.data.attempt));
+  const running = await changeExportIf(deps.db, deps.publish, job.data.id, queuedForThisJob, { status: "running", key, percentage: null, message: null, startedAt: deps.now() });
+  if (running) {
+    const definition = deps.registry.get(running.exportId);
+    if (definition) return { row: running, definition, key, previousKey: null };
+    deps.log(`export ${running.id} is of type "${running.exportId}", which this process does not register; it failed`, null);
+    await changeExportIf(deps.db, deps.publish, running.id, eq(asyncExport.key, key), { status: "failed", message: EXPORT_FAILED_MESSAGE, key: null, finishedAt: deps.now() });
+    return null;
+  }
+  return deps.db.transaction(async (tx) => {
+    const row = await lockExport(tx, job.data.id);
+    if (!jobOwnsRow(row, job.data)) return null;
+    const resolved = deps.registry.get(row.exportId);
+    if (!resolved) {
+      deps.log(`export ${row.id} is of type "${row.exportId}", which this process does not register; it failed`, null);
+      await changeExport(tx, deps.publish, row, { status: "failed", message: EXPORT_FAILED_MESSAGE, key: null, finishedAt: deps.now() });
+      return null;
+    }
+    const running = await changeExport(tx, deps.publish, row, { status: "running", key, percentage: null, message: null, startedAt: deps.now() });
+    return { row: running, definition: resolved, key, previousKey: row.key };
+  });
 }
 
 /** Runs the app's `write` into the storage; both sides stop when either fails. */
