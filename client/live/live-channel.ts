@@ -53,7 +53,12 @@ const RECONNECT_DEBOUNCE_MS = 50;
 const FIRST_BACKOFF_MS = 2_000;
 const MAX_BACKOFF_MS = 60_000;
 
-const streams = new Map<string, Stream>();
+const STREAMS = Symbol.for("async-uploads.live-streams");
+/**
+ * The tab's streams, kept on `globalThis` rather than in this module: the file input's and the download
+ * centre's bundles each carry a copy of this module, and the tab must still open one EventSource per URL.
+ */
+const streams: Map<string, Stream> = ((globalThis as { [STREAMS]?: Map<string, Stream> })[STREAMS] ??= new Map());
 
 /**
  * Listens to `topic` of the events stream at `eventsUrl` (`{base}/events`) with the topic token the

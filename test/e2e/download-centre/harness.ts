@@ -108,9 +108,11 @@ export async function startCentreServer(name: BackendName): Promise<CentreServer
   app.route("/async-uploads", uploads.routes);
   app.get("/no-live/events", (c) => c.json({ error: { code: "not_found", message: "Not mounted." } }, 404));
   app.route("/no-live", uploads.routes);
-  const script = (file: keyof typeof code) => app.get(`/client/${file}`, (c) => c.body(code[file] as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/javascript" }));
-  script("async-download-centre.js");
-  script("async-file-input.js");
+  // The bundles and the chunks the file input loads when needed (client/build.ts's chunks/).
+  app.get("/client/*", (c) => {
+    const file = code[c.req.path.slice("/client/".length)];
+    return file ? c.body(file as Uint8Array<ArrayBuffer>, 200, { "Content-Type": "text/javascript" }) : c.notFound();
+  });
   app.get("/page/:id", (c) => c.html(pages.get(c.req.param("id")) ?? "missing", pages.has(c.req.param("id")) ? 200 : 404));
   const server = await listen(app);
   return {

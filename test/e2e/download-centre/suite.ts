@@ -3,7 +3,7 @@ import type { Browser, Download, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EXPORT_FAILED_MESSAGE, type ExportSummary } from "../../../shared/exports";
 import type { BackendName } from "../../helpers/backends";
-import { axeViolations, launchBrowser } from "../../helpers/browser";
+import { axeViolations, launchBrowser, watchPageErrors } from "../../helpers/browser";
 import { centrePage, expectedCsv, openCentre, PRINCIPAL, startCentreServer, type CentreServer } from "./harness";
 
 /** The centre's row of `filename`. */
@@ -216,6 +216,52 @@ export function describeDownloadCentre(backend: BackendName, options: { full: bo
       expect(await focused(page)).toMatch(/^Downloads/);
       expect(errors).toEqual([]);
       await page.context().close();
+    });
+
+    it("shares the tab's one event stream with the file input's bundle (each bundle carries the live channel)", async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const errors = watchPageErrors(page);
+      await page.addInitScript(() => {
+        const Native = window.EventSource;
+        const opened: string[] = [];
+        (window as unknown as { opened: string[] }).opened = opened;
+        window.EventSource = class extends Native {
+          constructor(url: string | URL, init?: EventSourceInit) {
+            super(url, init);
+            opened.push(String(url));
+          }
+        };
+      });
+      const url = server.page(
+        `<async-download-centre poll-seconds="60"></async-download-centre>
+<async-export-button export-id="rows.csv" criteria='{"rows":50,"mode":"wait","tag":"shared"}'>Export rows as CSV</async-export-button>`,
+        { centre: true, fileInput: true },
+      );
+      await page.goto(url);
+      await page.waitForFunction(() => customElements.get("async-download-centre") && customElements.get("async-file-input"));
+      // When the export starts, the file input's bundle follows it too, through its own copy of the channel.
+      // A string: vitest would rewrite an import() written in a function passed to evaluate.
+      await page.evaluate(`document.addEventListener("async-export-start", (event) => {
+        const { export: item, topicToken } = event.detail;
+        import("/client/async-file-input.js").then((module) => {
+          module.subscribeLive("/async-uploads/events", topicToken, (heard) => {
+            if (heard.event === "export") window.heard = [...(window.heard ?? []), heard.data.status];
+          }, { topic: "export:" + item.id, events: ["export"] });
+          window.subscribed = true;
+        });
+      })`);
+      await page.getByRole("button", { name: "Export rows as CSV" }).click();
+      await openList(page);
+      await page.waitForFunction(() => (window as unknown as { subscribed?: boolean }).subscribed === true);
+      await expect.poll(async () => (await serverList()).find((entry) => entry.filename === "rows-shared.csv")?.status).toBe("running");
+      await row(page, "rows-shared.csv").getByRole("button", { name: "Cancel rows-shared.csv" }).click();
+      await expect.poll(() => page.evaluate(() => (window as unknown as { heard?: string[] }).heard ?? [])).toContain("cancelled");
+      await expect.poll(() => statusOf(page, "rows-shared.csv").textContent()).toBe("Cancelled");
+      const opened = await page.evaluate(() => (window as unknown as { opened: string[] }).opened);
+      expect(opened).toHaveLength(1);
+      expect(errors).toEqual([]);
+      await context.close();
     });
 
     it("a page with only the file input loads no centre code", async () => {
