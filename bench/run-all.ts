@@ -17,7 +17,7 @@ import { markdownSection, markdownTable, type Section } from "./lib/report";
 import { GiB, round } from "./lib/stats";
 
 const BENCH_DIR = fileURLToPath(new URL(".", import.meta.url));
-const SCRIPTS = ["upload-url", "fs-streaming", "bundle-size", "browser-upload", "commit-cleanup", "multipart", "live"] as const;
+const SCRIPTS = ["upload-url", "fs-streaming", "bundle-size", "browser-upload", "commit-cleanup", "multipart", "live", "exports"] as const;
 /** Each script's own bound; the whole run must stay under 10 minutes on 2 cores. */
 const SCRIPT_TIMEOUT_MS = 6 * 60_000;
 

@@ -50,10 +50,12 @@ export interface ExpiredExportsSummary {
 export const DEFAULT_EXPORT_LEEWAY_MS = 60 * 60 * 1000;
 /** Objects deleted at once within a batch. */
 const DELETE_CONCURRENCY = 16;
+/** Expiry events published at once after a batch. */
+const ANNOUNCE_AT_ONCE = 32;
 
 /**
  * Removes the files of succeeded exports whose `expires_at` passed more than the leeway ago and marks
- * their rows `expired` (key cleared, version bumped, the change published on the live channel).
+ * their rows `expired` (key cleared, version bumped; published on the live channel once each batch commits).
  * Safe on many machines at once: each batch claims its rows with `FOR UPDATE SKIP LOCKED` and holds
  * them while it deletes their objects, so two runs never take the same row and each object is deleted
  * once; only `succeeded` rows qualify, so the file of a queued, running or retried export is never
@@ -78,7 +80,7 @@ export async function cleanupExpiredExports(deps: ExpiredExportsDeps, options: E
   for (;;) {
     if (options.signal?.aborted) return { ...finish(), stoppedBy: "signal" };
     if (options.maxDurationMs !== undefined && Date.now() - started >= options.maxDurationMs) return { ...finish(), stoppedBy: "max-duration" };
-    const claimed = await deps.db.transaction(async (tx) => {
+    const batch = await deps.db.transaction(async (tx) => {
       const rows = await tx
         .select()
         .from(asyncExport)
@@ -87,19 +89,35 @@ export async function cleanupExpiredExports(deps: ExpiredExportsDeps, options: E
         .limit(batchSize)
         .for("update", { skipLocked: true });
       const removed = await removeObjects(deps, rows, summary, left);
-      if (removed.length === 0) return rows.length;
+      if (removed.length === 0) return { claimed: rows.length, expired: [] };
       const expired = await tx
         .update(asyncExport)
         .set({ status: "expired", key: null, version: sql`${asyncExport.version} + 1` })
         .where(inArray(asyncExport.id, removed))
         .returning();
-      for (const row of expired) await publishRow(deps.publish, tx, row);
       summary.expired += expired.length;
-      return rows.length;
+      return { claimed: rows.length, expired };
     });
+    await announce(deps, batch.expired);
     options.onProgress?.(finish());
-    if (claimed < batchSize) return finish();
+    if (batch.claimed < batchSize) return finish();
     if (options.sleepMs) await new Promise((resolve) => setTimeout(resolve, options.sleepMs));
+  }
+}
+
+/**
+ * Tells the live channel, after the batch committed: the row is the truth (a page that misses the event
+ * sees `expired` on its next snapshot or poll), and one NOTIFY round trip per event inside the
+ * transaction made publishing the cost of the cleanup (measured: 372 rows/s, two events a row). Sent
+ * side by side on the pool, a few at a time; a failure is logged.
+ */
+async function announce(deps: ExpiredExportsDeps, rows: AsyncExport[]): Promise<void> {
+  for (let i = 0; i < rows.length; i += ANNOUNCE_AT_ONCE) {
+    await Promise.all(
+      rows.slice(i, i + ANNOUNCE_AT_ONCE).map((row) =>
+        publishRow(deps.publish, deps.db, row).catch((error: unknown) => deps.log(`cleanup-expired-exports: publishing export ${row.id} expired failed`, error)),
+      ),
+    );
   }
 }
 

@@ -15,7 +15,7 @@ const RUN_LIMIT_MS = 5 * 60_000;
  * schedule per queue.
  */
 export async function scheduleExportCleanup(boss: PgBoss, cron: string | false): Promise<void> {
-  await boss.createQueue(EXPORT_CLEANUP_QUEUE, { retryLimit: 0, expireInSeconds: RUN_LIMIT_MS / 1000 + 60 });
+  await boss.createQueue(EXPORT_CLEANUP_QUEUE, { retryLimit: 0, expireInSeconds: RUN_LIMIT_MS / 1000 + 60, notify: true });
   // https://timgit.github.io/pg-boss/#/api/scheduling
   if (cron === false) await boss.unschedule(EXPORT_CLEANUP_QUEUE);
   else await boss.schedule(EXPORT_CLEANUP_QUEUE, cron, null, { tz: "UTC" });

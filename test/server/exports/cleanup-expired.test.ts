@@ -1,9 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { eq, inArray } from "drizzle-orm";
+import { eq, inArray, sql } from "drizzle-orm";
+import { PgBoss } from "pg-boss";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asyncExport, type NewAsyncExport } from "../../../server/db/export-schema";
 import { runExportsCleanupCli } from "../../../server/exports/cleanup-cli";
-import { createExportWorld, type ExportInstance, type ExportWorld } from "./harness";
+import { EXPORT_CLEANUP_QUEUE } from "../../../server/exports/cleanup-schedule";
+import { createExportWorld, waitForStatus, type ExportInstance, type ExportWorld } from "./harness";
 
 const HOUR = 3_600_000;
 
@@ -108,4 +110,42 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
       expect(err).toMatch(/^cleanup-expired-exports: .*\(see --help\)$/m);
     }
   });
+});
+
+describe("cleanup-expired-exports on the job engine's schedule (PostgreSQL)", () => {
+  let world: ExportWorld;
+  afterAll(() => world?.close());
+
+  it("uploads.start() schedules it on pg-boss cron, a tick's job runs it on a worker, and cleanupSchedule: false removes the schedule", async () => {
+    world = await createExportWorld("postgres");
+    const register = (uploads: ExportInstance["uploads"]) =>
+      uploads.exports.register("docs.csv", { criteria: (input) => input, filename: () => "docs.csv", contentType: "text/csv", write: async () => {} });
+    const schedules = async () =>
+      (await world.db.execute(sql.raw(`select name, cron from "${world.bossSchema}".schedule`))) as unknown as { name: string; cron: string }[];
+    const worker = await world.instance({ register, exports: { cleanupSchedule: "*/5 * * * *" } });
+    expect(await schedules()).toEqual([{ name: EXPORT_CLEANUP_QUEUE, cron: "*/5 * * * *" }]);
+
+    // A tick: what pg-boss's cron sends. The worker's cleanup expires the due export.
+    const id = randomUUID();
+    const key = `async-exports/${id}/1.0`;
+    await world.storage.writeStream(key, (async function* () { yield new TextEncoder().encode("x\n"); })(), { contentType: "text/csv" });
+    await world.db.insert(asyncExport).values({
+      id, exportId: "docs.csv", principal: "p", criteria: {}, criteriaHash: id, filename: "docs.csv", contentType: "text/csv",
+      status: "succeeded", key, size: 2, expiresAt: new Date(Date.now() - 2 * HOUR),
+    });
+    const boss = new PgBoss({ connectionString: process.env.DATABASE_URL!, schema: world.bossSchema });
+    boss.on("error", () => {});
+    await boss.start();
+    try {
+      await boss.send(EXPORT_CLEANUP_QUEUE, null);
+    } finally {
+      await boss.stop({ graceful: false });
+    }
+    await waitForStatus(world.db, id, ["expired"], 60_000);
+    expect(await world.storage.stat(key)).toBeNull();
+    await worker.uploads.close();
+
+    await world.instance({ register, exports: { cleanupSchedule: false }, processing: { worker: false } });
+    expect(await schedules()).toEqual([]);
+  }, 120_000);
 });
