@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -139,7 +140,9 @@ describe("npm start: upload processing in the demo (PGlite, filesystem)", () => 
     });
     const validationMessage = () => page.$eval(ATTACHMENT, (element) => (element as HTMLElement & { validationMessage: string }).validationMessage);
     expect(await validationMessage()).toBe("annual report.txt is still being checked.");
-    await page.screenshot({ path: SCREENSHOT });
+    const png = await page.screenshot();
+    // docs/screenshots/processing.png, shown in the README: written when missing or asked for (UPDATE_SCREENSHOTS=1).
+    if (process.env.UPDATE_SCREENSHOTS === "1" || !existsSync(SCREENSHOT)) await writeFile(SCREENSHOT, png);
 
     await waitForRows(page, ATTACHMENT, 1, ["ready"]);
     expect(await validationMessage()).toBe("");
@@ -157,9 +160,9 @@ describe("npm start: upload processing in the demo (PGlite, filesystem)", () => 
     await openStream(page);
     process.kill(-demo.child.pid!, "SIGINT");
     // npm ends itself by the signal (so that the shell knows); the demo under it must have stopped.
-    expect([{ code: 0, signal: null }, { code: null, signal: "SIGINT" }]).toContainEqual(await demo.exited);
+    expect([{ code: 0, signal: null }, { code: null, signal: "SIGINT" }], demo.output()).toContainEqual(await demo.exited);
     await expect.poll(() => groupAlive(demo.child.pid!), { timeout: 15_000 }).toBe(false);
-    expect(demo.output()).not.toMatch(/error/i);
+    expect(demo.output(), demo.output()).not.toMatch(/error/i);
     await page.context().close();
   }, 150_000);
 
@@ -170,9 +173,9 @@ describe("npm start: upload processing in the demo (PGlite, filesystem)", () => 
     await openStream(page);
     demo.child.kill("SIGTERM");
     // tsx passes the signal to the demo's node and exits with its code.
-    expect(await demo.exited).toEqual({ code: 0, signal: null });
+    expect(await demo.exited, demo.output()).toEqual({ code: 0, signal: null });
     await expect.poll(() => groupAlive(demo.child.pid!), { timeout: 15_000 }).toBe(false);
-    expect(demo.output()).not.toMatch(/error/i);
+    expect(demo.output(), demo.output()).not.toMatch(/error/i);
     await page.context().close();
   }, 150_000);
 });

@@ -168,7 +168,15 @@ describe.each(["filesystem", "s3"] as const)("three instances on one PostgreSQL 
     // Every file is held in the scan step on the second instance, and the browser shows it.
     await expect.poll(() => second.scans().length, { timeout: 20_000 }).toBe(3);
     await waitForRows(page, INPUT, 3, ["checking"]);
-    expect(await page.$eval(INPUT, (element) => element.shadowRoot!.textContent)).toContain("Scanning for viruses…");
+    // The stream on the third tells each row that the second's worker is scanning it.
+    await page.waitForFunction(
+      (selector) => {
+        const rows = [...(document.querySelector(selector)?.shadowRoot?.querySelectorAll("li.file") ?? [])];
+        return rows.length === 3 && rows.every((row) => row.textContent?.includes("Scanning for viruses…"));
+      },
+      INPUT,
+      { timeout: 15_000 },
+    );
     const keys = new Map((await formValues(page, "files")).map((key) => [key.split("/").at(-1)!, key]));
     expect([...keys.keys()].sort()).toEqual(files);
     const key = (name: string) => keys.get(name)!;
