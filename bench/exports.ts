@@ -199,7 +199,7 @@ await runBench(async ({ quick }) => {
     });
     return {
       order: 8,
-      title: "8. Exports built in the background (issue 15)",
+      title: "Exports built in the background (issue 15)",
       method: [
         `Each big export is one process (bench/servers/export-run.ts) running createAsyncUploads with its worker (uploads.start()) on PostgreSQL; it requests a ${rows.toLocaleString("en")}-row CSV export (rows written 1,000 per output.write, progress reported), waits for succeeded and prints its own VmHWM. The plain baseline is the same rows written with fs.createWriteStream (flush) in a process of its own. RGW is a fresh throwaway Ceph cluster; Azurite in memory.`,
         `Dispatch latency: ${latencyRequests} requests one after another (10 warm-up), from before exports.request() to the write function's first line, worker on the same machine woken by pg-boss's NOTIFY.`,
