@@ -5,7 +5,7 @@ import { sleep } from "../../shared/sleep.js";
 import { mapWithConcurrency } from "./async-utils.js";
 import { errorLine } from "./error-line.js";
 import { validateCleanupOptions, type CleanupOptions, type CleanupSettings, type CleanupUploads as Uploads } from "./options.js";
-import { removeRow, StorageHealth, type CleanupRow as Row, type RemovalOutcome as Outcome } from "./remove-row.js";
+import { deleteDeferred, removeRow, StorageHealth, type CleanupRow as Row, type RemovalOutcome as Outcome } from "./remove-row.js";
 
 export { CleanupUsageError, validateCleanupOptions, type CleanupOptions, type CleanupSettings } from "./options.js";
 export { errorLine } from "./error-line.js";
@@ -103,7 +103,9 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
   });
   const inScope = registry.all().filter((field) => !settings.fieldIds || settings.fieldIds.includes(field.id));
   let cursor: { createdAt: string; id: string } | null = null;
-  const handle = (row: Row): Promise<Outcome> => removeRow(row, registry.get(row.fieldId), health, settings.dryRun);
+  // Staged parts aborted and objects looked at row by row; objects deleted in one call per storage
+  // where the storage can (S3), else row by row.
+  const handle = (row: Row) => removeRow(row, registry.get(row.fieldId), health, settings.dryRun, true);
 
   const runBatch = async (tx: Database): Promise<Row[]> => {
     const query = tx
@@ -123,7 +125,7 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
       .limit(settings.batchSize);
     // A dry run takes no locks, so it never makes a save wait.
     const rows: Row[] = settings.dryRun ? await query : await query.for("update", { skipLocked: true });
-    const outcomes = await mapWithConcurrency(rows, DELETE_CONCURRENCY, handle);
+    const outcomes: Outcome[] = await deleteDeferred(rows, await mapWithConcurrency(rows, DELETE_CONCURRENCY, handle), health);
     const removedIds = rows.filter((_, i) => outcomes[i]?.kind === "removed").map((row) => row.id);
     if (!settings.dryRun && removedIds.length > 0) await tx.delete(asyncTempFile).where(inArray(asyncTempFile.id, removedIds));
     rows.forEach((row, i) => record(summary, row, outcomes[i]!));

@@ -52,7 +52,13 @@ export class StorageHealth {
  * `removed`. A committed file is never touched: `committed_key` is not the key deleted here, and a
  * row whose temp key is its committed key is skipped. An object already gone counts as removed.
  */
-export async function removeRow(row: CleanupRow, field: Field | undefined, health: StorageHealth, dryRun: boolean): Promise<RemovalOutcome> {
+export async function removeRow(
+  row: CleanupRow,
+  field: Field | undefined,
+  health: StorageHealth,
+  dryRun: boolean,
+  deferDelete = false,
+): Promise<RemovalOutcome | DeferredRemoval> {
   if (!field) return { kind: "skipped", reason: `field "${row.fieldId}" is not registered in this configuration` };
   if (row.committedKey !== null && row.committedKey === row.key) {
     return { kind: "skipped", reason: "temp key equals committed key (never deleted)" };
@@ -65,12 +71,53 @@ export async function removeRow(row: CleanupRow, field: Field | undefined, healt
     const open = multipartStateOf(row);
     if (open && !dryRun) await storage.multipart?.abort(row.key, open.uploadId);
     const info = await storage.stat(row.key);
+    const removed = { kind: "removed", bytes: info?.size ?? 0, existed: info !== null } as const;
+    // A storage that deletes in batches is left to `deleteDeferred`, with the other rows of the batch.
+    if (deferDelete && !dryRun && storage.deleteMany) return { kind: "deferred", storage, removed };
     // Delete even when stat saw nothing: deleting is idempotent and the only call that must succeed.
     if (!dryRun) await storage.delete(row.key);
     health.succeeded(storage);
-    return { kind: "removed", bytes: info?.size ?? 0, existed: info !== null };
+    return removed;
   } catch (error) {
     health.failed(storage);
     return { kind: "failed", reason: errorLine(error) };
   }
+}
+
+/** A row whose staged parts are gone and whose object was looked at, to be deleted with others. */
+export interface DeferredRemoval {
+  kind: "deferred";
+  storage: StorageDriver;
+  removed: RemovalOutcome & { kind: "removed" };
+}
+
+/**
+ * Deletes the objects of the deferred rows of a batch with one `deleteMany` per storage (S3: one
+ * DeleteObjects call for up to 1,000 keys, where `delete` makes one call per key), and settles each
+ * row: removed, or failed with the storage's reason for its key.
+ */
+export async function deleteDeferred(rows: readonly CleanupRow[], outcomes: ReadonlyArray<RemovalOutcome | DeferredRemoval>, health: StorageHealth): Promise<RemovalOutcome[]> {
+  const byStorage = new Map<StorageDriver, string[]>();
+  outcomes.forEach((outcome, i) => {
+    if (outcome.kind === "deferred") byStorage.set(outcome.storage, [...(byStorage.get(outcome.storage) ?? []), rows[i]!.key]);
+  });
+  const failures = new Map<string, string>();
+  await Promise.all(
+    [...byStorage].map(async ([storage, keys]) => {
+      let failed: Array<{ key: string; reason: string }>;
+      try {
+        failed = await storage.deleteMany!(keys);
+      } catch (error) {
+        failed = keys.map((key) => ({ key, reason: errorLine(error) }));
+      }
+      for (const { key, reason } of failed) failures.set(key, reason);
+      if (failed.length === 0) health.succeeded(storage);
+      for (const _ of failed) health.failed(storage);
+    }),
+  );
+  return outcomes.map((outcome, i) => {
+    if (outcome.kind !== "deferred") return outcome;
+    const reason = failures.get(rows[i]!.key);
+    return reason === undefined ? outcome.removed : { kind: "failed", reason };
+  });
 }

@@ -17,6 +17,7 @@ import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart.js";
 import { assertSourceUnchanged, pinCopyToEtag, sourceChangedIfRefused } from "./s3-copy-pin.js";
 import { copySourceOf, multipartCopy } from "./s3-multipart-copy.js";
 import { streamToS3 } from "./s3-stream.js";
+import { s3DeleteMany } from "./s3-delete-many.js";
 import type { StorageDriver } from "./types.js";
 
 const GiB = 1024 ** 3;
@@ -186,6 +187,8 @@ export function s3Storage(options: S3StorageOptions): StorageDriver {
         throw fail("delete", error, `"${key}"`);
       }
     },
+
+    deleteMany: (keys) => s3DeleteMany(client, bucket, keys, (error) => fail("deleteMany", error, `${keys.length} keys`).message),
 
     async writeStream(key, body, options) {
       try {

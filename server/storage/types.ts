@@ -49,6 +49,12 @@ export interface DownloadUrlRequest {
  * The small interface every storage backend implements (S3, Azure Blob, filesystem).
  * Methods return `null` only for "not found"; every other failure is thrown with the driver's name.
  */
+/** A key `deleteMany` could not delete, and why (a readable line, prefixed with the driver's name). */
+export interface DeleteManyFailure {
+  key: string;
+  reason: string;
+}
+
 export interface StorageDriver {
   /** "s3" | "azure" | "filesystem" — used in messages and logs. */
   readonly name: string;
@@ -69,6 +75,12 @@ export interface StorageDriver {
   copy(from: string, to: string): Promise<void>;
   /** Deletes an object; an object that is already gone is not an error. */
   delete(key: string): Promise<void>;
+  /**
+   * Deletes several objects in as few calls as the service allows (S3: DeleteObjects, 1,000 keys a
+   * call); keys already gone count as deleted. Resolves with the keys that could not be deleted, and
+   * why. Optional: without it, callers (cleanup) call `delete` for each key.
+   */
+  deleteMany?(keys: readonly string[]): Promise<DeleteManyFailure[]>;
   /** A short-lived URL that downloads the object as an attachment with the given filename. */
   createDownloadUrl(request: DownloadUrlRequest, context: UrlContext): Promise<string>;
   /** Chunked uploads (parts sent in parallel, resumable), when the backend supports them. */

@@ -135,7 +135,7 @@ export async function statusOf(db: Database, id: string): Promise<string | null>
 
 export const exists = async (storage: StorageDriver, key: string) => (await storage.stat(key)) !== null;
 
-/** A storage that records every delete and can hold deletes until released (to order a race). */
+/** A storage that records every delete (one by one or many at once) and can hold deletes until released (to order a race). */
 export function spyOn(storage: StorageDriver) {
   const deleted: string[] = [];
   let gate: { promise: Promise<void>; release: () => void; reached: () => void; whenReached: Promise<void> } | null = null;
@@ -148,6 +148,18 @@ export function spyOn(storage: StorageDriver) {
       await storage.delete(key);
       deleted.push(key);
     },
+    // Cleanup deletes a batch's objects in one call where the storage can (S3).
+    ...(storage.deleteMany && {
+      deleteMany: async (keys: readonly string[]) => {
+        if (gate) {
+          gate.reached();
+          await gate.promise;
+        }
+        const failed = await storage.deleteMany!(keys);
+        deleted.push(...keys.filter((key) => !failed.some((failure) => failure.key === key)));
+        return failed;
+      },
+    }),
   });
   return {
     storage: spied,

@@ -148,6 +148,16 @@ export function describeStorageContract(name: string, setup: () => Promise<Contr
       await expect(driver.delete(key())).resolves.toBeUndefined();
     });
 
+    it("deleteMany (where the driver has it) deletes present and absent keys, more than one request's worth", async (context) => {
+      if (!driver.deleteMany) return context.skip();
+      const present = [key("a.bin"), key("b c é.bin"), key("c.bin")];
+      for (const storageKey of present) await put(storageKey, bytes(10));
+      const absent = Array.from({ length: 1200 }, () => key());
+      expect(await driver.deleteMany([...present, ...absent])).toEqual([]);
+      for (const storageKey of present) expect(await driver.stat(storageKey)).toBeNull();
+      expect(await driver.deleteMany([])).toEqual([]);
+    });
+
     it("issues a download URL that serves the bytes as an attachment with a non-ASCII name", async () => {
       const content = bytes(4096);
       const storageKey = key("resume.pdf");
