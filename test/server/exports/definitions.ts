@@ -5,9 +5,10 @@ import { ExportCriteriaError, type ExportDefinition, type ExportReadyContext, ty
  * How a test export behaves, chosen by its criteria: `ok` writes `rows` CSV lines; `slow` waits 20 ms
  * per row (so progress is written several times); `wait` writes a line, then waits for its signal;
  * `flaky` throws on its first attempt; `throw` always throws (with a message that must never be shown);
- * `big` writes 200 KiB (more than one chunk, for a storage outage mid-file).
+ * `big` writes 200 KiB (more than one chunk, for a storage outage mid-file); `tight` reports progress
+ * 120 000 times over about 600 ms (a tight loop that must not flood the database).
  */
-export type Mode = "ok" | "slow" | "wait" | "flaky" | "throw" | "big";
+export type Mode = "ok" | "slow" | "wait" | "flaky" | "throw" | "big" | "tight";
 
 export interface Criteria {
   rows: number;
@@ -26,7 +27,7 @@ export function newWriterLog(): WriterLog {
   return { attempts: new Map(), aborted: new Set(), ready: [] };
 }
 
-const MODES: readonly Mode[] = ["ok", "slow", "wait", "flaky", "throw", "big"];
+const MODES: readonly Mode[] = ["ok", "slow", "wait", "flaky", "throw", "big", "tight"];
 
 /** The app's validation: a plain object with a whole `rows` from 0 to 100 000. */
 export function parseCriteria(input: unknown): Criteria {
@@ -62,6 +63,13 @@ export function registerTestExports(uploads: AsyncUploads, log: WriterLog, optio
         await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
         log.aborted.add(criteria.tag);
         throw signal.reason;
+      }
+      if (criteria.mode === "tight") {
+        for (let round = 0; round < 6; round++) {
+          await sleep(100);
+          for (let i = 1; i <= 20_000; i++) progress(round * 20_000 + i, 120_000);
+        }
+        return;
       }
       if (criteria.mode === "big") {
         const line = `${"x".repeat(1023)}\n`;

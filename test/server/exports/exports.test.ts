@@ -67,6 +67,34 @@ describe.each(DATABASE_KINDS)("exports on %s", (kind) => {
     expect(one).toMatchObject({ id: queued.id, status: "succeeded", percentage: 100, finishedAt: expect.any(String), expiresAt: expect.any(String) });
   });
 
+  it("writes progress of a tight loop a few times, not once per call", async () => {
+    const { export: queued } = await queue("tight", 0, "tight", "tina");
+    await waitForStatus(world.db, queued.id, ["succeeded"]);
+    await expect.poll(() => eventsOf(world, queued.id).at(-1)?.status).toBe("succeeded");
+    const progress = eventsOf(world, queued.id).filter((event) => event.status === "running" && event.percentage !== null);
+    // 120 000 calls over ~600 ms: a write at most every 250 ms.
+    expect(progress.length).toBeGreaterThanOrEqual(1);
+    expect(progress.length).toBeLessThanOrEqual(4);
+    expect(progress.map((event) => event.percentage)).toEqual([...progress.map((event) => event.percentage)].sort((a, b) => a! - b!));
+  });
+
+  it("writes nothing when the app's transaction given to request() rolls back: no row, no job", async () => {
+    let id = "";
+    const rollback = new Error("the app's save failed");
+    await expect(
+      app.uploads.db.transaction(async (tx) => {
+        const result = await app.uploads.exports.request({ exportId: "rows.csv", criteria: criteria("rolled-back", 20), principal: "rita", tx });
+        if (!("queued" in result)) throw new Error("expected a queued export");
+        id = result.queued.id;
+        throw rollback;
+      }),
+    ).rejects.toBe(rollback);
+    expect(id).not.toBe("");
+    expect(await rowOf(world.db, id)).toBeUndefined();
+    expect(await jobsOf(world, id)).toBe(0);
+    expect(eventsOf(world, id)).toEqual([]);
+  });
+
   it("serves a small export at once, streamed as an attachment, with no row and no job", async () => {
     const before = await world.db.select().from(asyncExport);
     const response = await app.requestExport("rows.csv", criteria("now", 5));
