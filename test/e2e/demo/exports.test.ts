@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import type { Browser, BrowserContext, Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { SERVE_NOW_MAX_ROWS } from "../../../demo/exports";
+import { csvField, SERVE_NOW_MAX_ROWS } from "../../../demo/exports";
 import { axeViolations, launchBrowser, watchPageErrors } from "../../helpers/browser";
 import { startDemo, type DemoServer } from "./harness";
 
@@ -78,5 +78,20 @@ describe("demo: exporting the documents as CSV in Chromium", () => {
     await page.waitForFunction(() => customElements.get("async-file-input") !== undefined && customElements.get("async-download-centre") !== undefined);
     expect(await page.locator("header async-download-centre").count()).toBe(1);
     expect(errors).toEqual([]);
+  });
+});
+
+describe("demo: the CSV's fields", () => {
+  it("quotes commas, quotes and line breaks, and defuses what a spreadsheet would run as a formula", () => {
+    expect(csvField("plain")).toBe("plain");
+    expect(csvField(42)).toBe("42");
+    expect(csvField("a,b")).toBe('"a,b"');
+    expect(csvField('say "hi"')).toBe('"say ""hi"""');
+    expect(csvField("two\nlines")).toBe('"two\nlines"');
+    expect(csvField("=HYPERLINK(\"http://x\")")).toBe('"\'=HYPERLINK(""http://x"")"');
+    expect(csvField("+1")).toBe("'+1");
+    expect(csvField("-1")).toBe("'-1");
+    expect(csvField("@SUM(A1)")).toBe("'@SUM(A1)");
+    expect(csvField(-1)).toBe("-1"); // a number column is left as it is
   });
 });
