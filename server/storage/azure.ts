@@ -10,6 +10,7 @@ import {
 } from "@azure/storage-blob";
 import type { Readable } from "node:stream";
 import { azureBlocks } from "./azure-blocks.js";
+import { azureDeleteMany } from "./azure-delete-many.js";
 import { streamToAzure } from "./azure-stream.js";
 import { contentDisposition } from "./content-disposition.js";
 import { driverError } from "./driver-error.js";
@@ -142,6 +143,8 @@ export function azureStorage(options: AzureStorageOptions): StorageDriver {
         throw fail("delete", error, `"${key}"`);
       }
     },
+
+    deleteMany: (keys) => azureDeleteMany(container, keys, (error) => fail("deleteMany", error, `${keys.length} keys`).message),
 
     async writeStream(key, body, options) {
       try {
