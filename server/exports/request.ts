@@ -31,10 +31,17 @@ export async function checkRequest(definition: ResolvedExport | undefined, input
   if (!definition) throw new AsyncUploadsError("unknown_export", "There is no such export.");
   if (!(await definition.canRequest({ principal }))) throw new AsyncUploadsError("forbidden", "You may not request this export.");
   let json: unknown;
+  let text: string;
   try {
-    json = JSON.parse(JSON.stringify(input ?? null)) as unknown;
+    text = JSON.stringify(input ?? null);
+    json = JSON.parse(text) as unknown;
   } catch {
     throw new AsyncUploadsError("invalid_criteria", "The export's criteria must be JSON.");
+  }
+  // jsonb refuses NUL and lone surrogates (JSON.stringify escapes exactly those as \u0000, \udXXX):
+  // the insert would fail with a server error, so they are refused here like any other bad input.
+  if (UNSTORABLE_ESCAPE.test(text)) {
+    throw new AsyncUploadsError("invalid_criteria", "The export's criteria contain characters that cannot be stored (NUL or a lone surrogate).");
   }
   let criteria: unknown;
   try {
@@ -45,6 +52,9 @@ export async function checkRequest(definition: ResolvedExport | undefined, input
   }
   return { definition, principal, input: json, criteria, criteriaHash: hashCriteria(criteria, json), filename: safeFilename(definition.filename(criteria)) };
 }
+
+/** An escape of NUL or a UTF-16 surrogate in JSON text, not itself after an escaped backslash. */
+const UNSTORABLE_ESCAPE = /(?<!\\)(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
 
 /** sha256 of the parsed criteria as canonical JSON (keys sorted), so equal criteria written differently are one export. */
 export function hashCriteria(criteria: unknown, fallback: unknown): string {

@@ -145,7 +145,29 @@ export class RawConnection {
     this.socket.destroy();
   }
 
-  private parse(toHead: boolean): RawAnswer | null {
+  /**
+   * For an answer that may never end (a Server-Sent Events stream): waits until its head arrived and
+   * the bytes after it satisfy `until` (or the connection closed, or `timeoutMs` passed), and returns
+   * the head with those bytes as they came (chunk framing included), without consuming anything.
+   */
+  async peek(timeoutMs = 5000, until: (bodySoFar: string, headers: Record<string, string>) => boolean = () => true): Promise<RawAnswer | null> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const head = this.head();
+      if (head && until(head.rest.toString(), head.headers)) return { status: head.status, headers: head.headers, body: head.rest.toString() };
+      if (this.closed || Date.now() >= deadline) return head ? { status: head.status, headers: head.headers, body: head.rest.toString() } : null;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+        this.waiting = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.waiting = null;
+    }
+  }
+
+  private head(): { status: number; headers: Record<string, string>; rest: Buffer<ArrayBuffer> } | null {
     const end = this.buffer.indexOf("\r\n\r\n");
     if (end < 0) return null;
     const [statusLine, ...lines] = this.buffer.subarray(0, end).toString("latin1").split("\r\n");
@@ -155,7 +177,14 @@ export class RawConnection {
       const colon = line.indexOf(":");
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
     }
-    let rest = this.buffer.subarray(end + 4);
+    return { status, headers, rest: this.buffer.subarray(end + 4) };
+  }
+
+  private parse(toHead: boolean): RawAnswer | null {
+    const head = this.head();
+    if (!head) return null;
+    const { status, headers } = head;
+    let rest = head.rest;
     let body: Buffer;
     if (toHead) {
       body = Buffer.alloc(0);

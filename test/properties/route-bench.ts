@@ -1,7 +1,7 @@
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { count, ne } from "drizzle-orm";
 import { expect } from "vitest";
-import type { AsyncUploads } from "../../server/create-async-uploads";
+import type { AsyncUploads, AsyncUploadsOptions } from "../../server/create-async-uploads";
 import { asyncTempFile } from "../../server/db/schema";
 import { MiB } from "../../server/registry";
 import { startBackend, type BackendName, type TestBackend } from "../helpers/backends";
@@ -34,6 +34,30 @@ export interface GeneratedRequest {
   contentType?: string;
   secFetchSite?: string;
   principal?: string;
+  /** Further headers, sent after the others as given (Accept, Range, Last-Event-ID…). */
+  headers?: ReadonlyArray<readonly [string, string]>;
+}
+
+/** What a file needs of the bench beyond the routes of uploads (processing, exports, live events). */
+export interface BenchOptions {
+  /** Options of `createAsyncUploads`, over the bench's own (a `log` here replaces the silent one). */
+  uploads?: Partial<AsyncUploadsOptions>;
+  /** Registers more fields or export types, after the bench's field. */
+  register?: (uploads: AsyncUploads) => void;
+  /** Calls `uploads.start()` (pg-boss) before serving, and `uploads.close()` at close. */
+  start?: boolean;
+  /** More of the state a refusal must leave as it was (export rows, jobs…), compared as JSON. */
+  state?: (t: TestUploads) => Promise<unknown>;
+}
+
+/** How `exchange` reads the answer. */
+export interface ExchangeOptions {
+  /**
+   * The route may answer with a stream that does not end (Server-Sent Events): a 200
+   * `text/event-stream` is read up to its first event, handed to `success`, and the client then
+   * closes the connection (there is no next request on it to check).
+   */
+  stream?: boolean;
 }
 
 export interface Exchange {
@@ -57,11 +81,11 @@ export interface Bench {
    * Sends `request`, checks the promises above, and returns the answer. `success` checks a 2xx or
    * 3xx answer against the route's documentation (a refusal has nothing left to check).
    */
-  exchange(request: GeneratedRequest, success: (answer: RawAnswer) => void): Promise<Exchange>;
+  exchange(request: GeneratedRequest, success: (answer: RawAnswer) => void, options?: ExchangeOptions): Promise<Exchange>;
   close(): Promise<void>;
 }
 
-export async function startBench(name: BackendName): Promise<Bench> {
+export async function startBench(name: BackendName, options: BenchOptions = {}): Promise<Bench> {
   const backend = await startBackend(name, { bucket: `properties-${name}` });
   const records = new Map<string, string[]>();
   const t = await createTestUploads({
@@ -70,15 +94,19 @@ export async function startBench(name: BackendName): Promise<Bench> {
     // The probes and the fixtures issue many uploads; the bounds have tests of their own.
     maxPendingUploadsPerPrincipal: 1_000_000,
     log: () => {},
-    register: (uploads) =>
+    ...options.uploads,
+    register: (uploads) => {
       uploads.registry.register(FIELD, {
         maxSize: MiB,
         multipartThreshold: 512 * 1024,
         partSize: 256 * 1024,
         canDownload: ({ principal }) => principal === "alice",
         resolveKey: async ({ instanceId }) => records.get(instanceId) ?? null,
-      }),
+      });
+      options.register?.(uploads);
+    },
   });
+  if (options.start) await t.uploads.start();
   const server: Listening = await listen(t.uploads.routes.fetch);
   // A 500 nobody received (the client had gone) is still a server error: renderError logs each one.
   const serverErrors: string[] = [];
@@ -103,7 +131,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
     }
     return objects.sort();
   };
-  const snapshot = async () => ({ rows: await rows(), stored: await stored() });
+  const snapshot = async () => ({ rows: await rows(), stored: await stored(), ...(options.state ? { state: await options.state(t) } : {}) });
 
   const probeBody = new TextEncoder().encode(JSON.stringify({ fieldId: FIELD, filename: "probe.pdf", contentType: "application/pdf", size: 10 }));
   const probe = rawRequest("POST", "/upload-url", [
@@ -124,6 +152,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
     if (request.contentType !== undefined) headers.push(["Content-Type", request.contentType]);
     if (request.secFetchSite !== undefined) headers.push(["Sec-Fetch-Site", request.secFetchSite]);
     if (request.principal !== undefined) headers.push(["x-principal", request.principal]);
+    for (const [name, value] of request.headers ?? []) headers.push([name, value]);
     const body = Buffer.from(request.body);
     switch (request.framing) {
       case "exact":
@@ -158,7 +187,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
   const refusedBelowRoutes = (request: GeneratedRequest) =>
     PARSER_REFUSED.has(request.framing) || request.host.kind === "invalid" || /\\/.test(request.path.split("?")[0]!);
 
-  async function exchange(request: GeneratedRequest, success: (answer: RawAnswer) => void): Promise<Exchange> {
+  async function exchange(request: GeneratedRequest, success: (answer: RawAnswer) => void, how: ExchangeOptions = {}): Promise<Exchange> {
     sent++;
     const before = await snapshot();
     const { bytes, extraBytes } = wire(request);
@@ -167,6 +196,17 @@ export async function startBench(name: BackendName): Promise<Bench> {
       connection.write(bytes);
       // A body shorter than declared: the client gives up sending; the server must not wait for ever.
       if (request.framing === "short") setTimeout(() => connection.endWrites(), 30);
+      if (how.stream && request.method !== "HEAD") {
+        // A stream up to the end of its first event (a blank line); any other answer is read whole below.
+        const isStream = (headers: Record<string, string>) => headers["content-type"]?.startsWith("text/event-stream") === true;
+        const start = await connection.peek(8000, (body, headers) => !isStream(headers) || /\n\n/.test(body));
+        if (start?.status === 200 && isStream(start.headers)) {
+          statuses.set("200 stream", (statuses.get("200 stream") ?? 0) + 1);
+          success(start);
+          expect(serverErrors.splice(0), `${request.method} ${request.path}: errors the server logged`).toEqual([]);
+          return { answer: start };
+        }
+      }
       const answer = await connection.read(8000, request.method === "HEAD");
       const status = String(answer?.status ?? "none");
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
@@ -244,6 +284,7 @@ export async function startBench(name: BackendName): Promise<Bench> {
     async close() {
       console.error = consoleError;
       await server.close();
+      if (options.start) await t.uploads.close();
       await t.close();
       await backend.close();
     },
