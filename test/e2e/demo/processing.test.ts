@@ -35,7 +35,7 @@ async function freePort(): Promise<number> {
  * Starts the demo with `npm start`, or with the command behind it (`tsx demo/main.ts`, what a process
  * manager should run: npm itself exits on SIGTERM without passing it on, leaving the app running).
  */
-async function startDemo(command: "npm start" | "tsx demo/main.ts"): Promise<NpmStart> {
+async function startDemo(command: "npm start" | "tsx demo/main.ts", attempt = 1): Promise<NpmStart> {
   const dataDir = await mkdtemp(join(tmpdir(), "demo-processing-"));
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env, PORT: String(port), DATA_DIR: dataDir, STORAGE_BACKEND: "filesystem" };
@@ -51,7 +51,15 @@ async function startDemo(command: "npm start" | "tsx demo/main.ts"): Promise<Npm
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
   const deadline = Date.now() + 100_000;
   while (!output.includes(`http://localhost:${port}/`)) {
-    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${command} did not come up:\n${output}`);
+    if (child.exitCode !== null || Date.now() > deadline) {
+      // Nothing left behind: the whole group is stopped and its data removed before giving up.
+      if (groupAlive(child.pid!)) process.kill(-child.pid!, "SIGKILL");
+      await exited;
+      await rm(dataDir, { recursive: true, force: true });
+      // The free port can be taken by another process of this busy machine before the demo listens.
+      if (output.includes("is already in use") && attempt < 3) return startDemo(command, attempt + 1);
+      throw new Error(`${command} did not come up:\n${output}`);
+    }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   return { url: `http://127.0.0.1:${port}`, dataDir, child, exited, output: () => output };
