@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { eq, inArray, sql } from "drizzle-orm";
 import { PgBoss } from "pg-boss";
@@ -109,7 +110,11 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
       expect(err.trim().split("\n")).toHaveLength(1);
       expect(err).toMatch(/^cleanup-expired-exports: .*\(see --help\)$/m);
     }
-  });
+    // Through the real command: the subcommand is wired and the exit status reaches the shell.
+    const run = spawnSync(process.execPath, ["--import", "tsx", "bin/async-uploads.ts", "cleanup-expired-exports", "--leeway", "5", "--config", "x.js"], { encoding: "utf8" });
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain('--leeway must be a duration of zero or more such as 90m, 24h or 7d, not "5"');
+  }, 60_000);
 });
 
 describe("cleanup-expired-exports on the job engine's schedule (PostgreSQL)", () => {
