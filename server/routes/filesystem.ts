@@ -8,6 +8,7 @@ import { contentDisposition } from "../storage/content-disposition.js";
 import { FilesystemError, isFilesystemStorage, type FilesystemStorage } from "../storage/filesystem.js";
 import { verifyToken } from "../tokens.js";
 import { ifRangeMatches, parseRange, type RangeAnswer } from "./byte-range.js";
+import { takeNodeBody } from "./request-body.js";
 import type { RouteDeps, RoutesEnv } from "./deps.js";
 
 /**
@@ -38,7 +39,8 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     if (length !== undefined && Number(length) > claims.size) {
       throw new AsyncUploadsError("file_too_large", "The body is larger than the size this upload was issued for.");
     }
-    const body = c.req.raw.body;
+    // On Node, the request's own stream: the web body would copy every chunk (see takeNodeBody).
+    const body = takeNodeBody(c) ?? c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
     try {
       await storage.write(claims.key, body, { size: claims.size });
@@ -75,7 +77,7 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     }
     const range = partRange(claims.partNumber, state.partSize, row.declaredSize);
     if (range.offset !== claims.offset || range.size !== claims.size) throw new AsyncUploadsError("invalid_token", "This part link does not match its upload.");
-    const body = c.req.raw.body;
+    const body = takeNodeBody(c) ?? c.req.raw.body;
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
     let failure: unknown = null;
     try {
