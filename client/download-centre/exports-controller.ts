@@ -1,7 +1,7 @@
 import type { ReactiveController, ReactiveControllerHost } from "lit";
 import { EXPORT_CLEARED_EVENT, EXPORT_EVENT, exportTopic, isActiveExportStatus, isFinalExportStatus, type ExportSummary } from "../../shared/exports.js";
 import { LIVE_REFUSED_EVENT } from "../../shared/live.js";
-import { subscribe, type LiveChannelEvent } from "../live/live-channel.js";
+import { subscribe, subscribeOwn, type LiveChannelEvent } from "../live/live-channel.js";
 import { AsyncExportStartEvent } from "./events.js";
 import { clearExport, exportAction, ExportRequestError, isSummary, listExports } from "./exports-api.js";
 
@@ -19,7 +19,8 @@ export interface ExportsControllerOptions {
 }
 
 /**
- * The person's exports for `<async-download-centre>`: loaded from `GET {base}/exports`, followed live
+ * The person's exports for `<async-download-centre>`: loaded from `GET {base}/exports`, heard on the person's own
+ * topic (`user:<principal>`, which every stream hears without a token: exports of other tabs appear), followed live
  * on the shared events stream (`export:<id>` with the topic token of the 202 / cancel / retry answer)
  * and, for exports it holds no token for or whose topic the stream refused (the events route is not
  * mounted, the token expired), by polling the list every few seconds while any of them is active.
@@ -35,6 +36,15 @@ export class ExportsController implements ReactiveController {
   readonly #live = new Set<string>();
   #timer?: ReturnType<typeof setTimeout>;
   #connected = false;
+  /** Stops hearing the person's own topic (`user:<principal>`). */
+  #stopUser?: () => void;
+  /**
+   * The stream is (as far as we know) delivering the person's own topic, where every export's changes
+   * are published too: exports started in another tab appear, and an export we hold no token for is heard.
+   */
+  #userLive = true;
+  /** Exports cleared (here or elsewhere): ids are never reused, so later events about them are ignored. */
+  readonly #gone = new Set<string>();
   /** Ids being acted on (buttons disabled meanwhile). */
   readonly busy = new Set<string>();
   /** True once the first list answer came (or failed). */
@@ -55,6 +65,8 @@ export class ExportsController implements ReactiveController {
     this.#connected = true;
     document.addEventListener(AsyncExportStartEvent.type, this.#onStart);
     document.addEventListener("visibilitychange", this.#onVisible);
+    this.#userLive = true;
+    this.#stopUser = subscribeOwn(this.#eventsUrl(), "user", (event) => this.#onUserEvent(event), [EXPORT_EVENT, EXPORT_CLEARED_EVENT]);
     void this.refresh();
   }
 
@@ -64,6 +76,8 @@ export class ExportsController implements ReactiveController {
     document.removeEventListener("visibilitychange", this.#onVisible);
     clearTimeout(this.#timer);
     this.#timer = undefined;
+    this.#stopUser?.();
+    this.#stopUser = undefined;
     for (const stop of this.#follows.values()) stop();
     this.#follows.clear();
     this.#live.clear();
@@ -135,6 +149,8 @@ export class ExportsController implements ReactiveController {
   };
 
   #upsert(item: ExportSummary): void {
+    // A cleared export's last events may still be on their way: it stays gone.
+    if (this.#gone.has(item.id)) return;
     const known = this.#items.get(item.id);
     if (known && known.version > item.version) return;
     this.#items.set(item.id, item);
@@ -144,6 +160,7 @@ export class ExportsController implements ReactiveController {
   }
 
   #remove(id: string): void {
+    this.#gone.add(id);
     const item = this.#items.get(id);
     this.#unfollow(id);
     if (!item) return;
@@ -155,7 +172,7 @@ export class ExportsController implements ReactiveController {
   #follow(id: string, token: string): void {
     if (!this.#connected) return;
     this.#unfollow(id);
-    const stop = subscribe(`${this.#options.endpoint().replace(/\/+$/, "")}/events`, token, (event) => this.#onLive(id, event), {
+    const stop = subscribe(this.#eventsUrl(), token, (event) => this.#onLive(id, event), {
       topic: exportTopic(id),
       events: [EXPORT_EVENT, EXPORT_CLEARED_EVENT],
     });
@@ -167,6 +184,22 @@ export class ExportsController implements ReactiveController {
     this.#follows.get(id)?.();
     this.#follows.delete(id);
     this.#live.delete(id);
+  }
+
+  #eventsUrl(): string {
+    return `${this.#options.endpoint().replace(/\/+$/, "")}/events`;
+  }
+
+  /** An event of the person's own topic: any of their exports (this tab's or another's). */
+  #onUserEvent(event: LiveChannelEvent): void {
+    if (event.event === LIVE_REFUSED_EVENT) {
+      this.#userLive = false;
+      return this.#schedulePoll();
+    }
+    this.#userLive = true;
+    const data = event.data as { id?: unknown } | null;
+    if (event.event === EXPORT_CLEARED_EVENT && typeof data?.id === "string") return this.#remove(data.id);
+    if (event.event === EXPORT_EVENT && isSummary(event.data)) this.#upsert(event.data);
   }
 
   #onLive(id: string, event: LiveChannelEvent): void {
@@ -181,12 +214,17 @@ export class ExportsController implements ReactiveController {
     if (event.event === EXPORT_EVENT && isSummary(event.data) && event.data.id === id) this.#upsert(event.data);
   }
 
-  /** Polls while an active export is heard by nothing live; stops once none is. */
+  /**
+   * Polls while an active export is followed by no topic token of its own; stops once none is. While the
+   * person's own topic is heard, only slowly (that topic has no snapshot after a reconnection, so an
+   * event lost in between would otherwise never be corrected).
+   */
   #schedulePoll(): void {
     if (!this.#connected || this.#timer !== undefined) return;
     const unheard = this.items.some((item) => isActiveExportStatus(item.status) && !this.#live.has(item.id));
     if (!unheard) return;
-    const seconds = Math.max(0.5, this.#options.pollSeconds() || 3);
+    const fast = Math.max(0.5, this.#options.pollSeconds() || 3);
+    const seconds = this.#userLive ? Math.max(fast * 5, 15) : fast;
     this.#timer = setTimeout(() => {
       this.#timer = undefined;
       void this.refresh();

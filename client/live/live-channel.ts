@@ -6,6 +6,7 @@ import {
   type LiveEvent,
   type LiveRefusalCode,
   type LiveTopicRefused,
+  topicKind,
 } from "../../shared/live.js";
 
 /**
@@ -30,7 +31,10 @@ export interface LiveSubscribeOptions {
 }
 
 interface Subscription extends LiveSubscribeOptions {
+  /** "" for a topic every stream hears without one (`kind`). */
   token: string;
+  /** Hears every topic of this kind (`user`), which the server gives each stream without a token. */
+  kind?: string;
   onEvent(event: LiveChannelEvent): void;
 }
 
@@ -73,12 +77,29 @@ export function subscribe(
   onEvent: (event: LiveChannelEvent) => void,
   options: LiveSubscribeOptions,
 ): () => void {
+  return add(eventsUrl, { ...options, token: topicToken, onEvent });
+}
+
+/**
+ * Listens to the topic of `kind` that every stream of the person hears without a token: `user`
+ * (`user:<principal>`: the server escapes the principal, so the browser matches on the kind alone),
+ * `window` or `broadcast`. Opens the shared stream if nothing else did. Returns the function that stops listening.
+ */
+export function subscribeOwn(
+  eventsUrl: string,
+  kind: "user" | "window" | "broadcast",
+  onEvent: (event: LiveChannelEvent) => void,
+  events: readonly string[],
+): () => void {
+  return add(eventsUrl, { topic: `${kind}:`, events, token: "", kind, onEvent });
+}
+
+function add(eventsUrl: string, subscription: Subscription): () => void {
   let stream = streams.get(eventsUrl);
   if (!stream) {
     stream = { url: eventsUrl, subscriptions: new Set(), tokens: "", listened: new Set(), backoffMs: FIRST_BACKOFF_MS };
     streams.set(eventsUrl, stream);
   }
-  const subscription: Subscription = { ...options, token: topicToken, onEvent };
   stream.subscriptions.add(subscription);
   if (stream.source) listenTo(stream, stream.source);
   schedule(stream, RECONNECT_DEBOUNCE_MS);
@@ -98,7 +119,7 @@ export function openStreams(): string[] {
 }
 
 function tokensOf(stream: Stream): string {
-  return [...new Set([...stream.subscriptions].map((subscription) => subscription.token))].sort().join("\n");
+  return [...new Set([...stream.subscriptions].flatMap((subscription) => (subscription.token ? [subscription.token] : [])))].sort().join("\n");
 }
 
 function streamUrl(eventsUrl: string, tokens: string): string {
@@ -161,7 +182,8 @@ function deliver(stream: Stream, name: string, data: unknown): void {
   const event = data as Partial<LiveEvent> | undefined;
   if (typeof event?.topic !== "string" || typeof event.version !== "number") return;
   for (const subscription of [...stream.subscriptions]) {
-    if (subscription.topic === event.topic && subscription.events.includes(name)) tell(subscription, event as LiveEvent);
+    const heard = subscription.kind ? topicKind(event.topic) === subscription.kind : subscription.topic === event.topic;
+    if (heard && subscription.events.includes(name)) tell(subscription, event as LiveEvent);
   }
 }
 
