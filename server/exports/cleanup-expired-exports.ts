@@ -121,28 +121,53 @@ async function announce(deps: ExpiredExportsDeps, rows: AsyncExport[]): Promise<
   }
 }
 
-/** Deletes the objects of the claimed rows, a few at a time; returns the ids whose object is gone. */
+/**
+ * Deletes the objects of the claimed rows: one `deleteMany` call per storage that has it (S3
+ * DeleteObjects, Azure Blob Batch), else `delete` per key, a few at a time. Returns the ids whose
+ * object is gone; the others are counted and left for the next run.
+ */
 async function removeObjects(deps: ExpiredExportsDeps, rows: AsyncExport[], summary: ExpiredExportsSummary, left: string[]): Promise<string[]> {
   const removed: string[] = [];
-  let next = 0;
-  const worker = async () => {
-    for (let row = rows[next++]; row; row = rows[next++]) {
-      const storage = deps.storageOf(row.exportId);
-      if (!storage) {
-        summary.skipped += 1;
-        left.push(row.id);
-        continue;
-      }
-      try {
-        if (row.key) await storage.delete(row.key);
-        removed.push(row.id);
-      } catch (error) {
-        deps.log(`cleanup-expired-exports: deleting the file of export ${row.id} failed; the next run tries again`, error);
-        summary.failed += 1;
-        left.push(row.id);
-      }
-    }
+  const byStorage = new Map<StorageDriver, AsyncExport[]>();
+  for (const row of rows) {
+    const storage = deps.storageOf(row.exportId);
+    if (!storage) {
+      summary.skipped += 1;
+      left.push(row.id);
+    } else if (!row.key) removed.push(row.id);
+    else byStorage.set(storage, [...(byStorage.get(storage) ?? []), row]);
+  }
+  const failed = (row: AsyncExport, error: unknown) => {
+    deps.log(`cleanup-expired-exports: deleting the file of export ${row.id} failed; the next run tries again`, error);
+    summary.failed += 1;
+    left.push(row.id);
   };
-  await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, rows.length) }, worker));
+  for (const [storage, group] of byStorage) {
+    if (storage.deleteMany) {
+      try {
+        const refused = new Map((await storage.deleteMany(group.map((row) => row.key!))).map((failure) => [failure.key, failure.reason]));
+        for (const row of group) {
+          const reason = refused.get(row.key!);
+          if (reason === undefined) removed.push(row.id);
+          else failed(row, new Error(reason));
+        }
+      } catch (error) {
+        for (const row of group) failed(row, error);
+      }
+      continue;
+    }
+    let next = 0;
+    const worker = async () => {
+      for (let row = group[next++]; row; row = group[next++]) {
+        try {
+          await storage.delete(row.key!);
+          removed.push(row.id);
+        } catch (error) {
+          failed(row, error);
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(DELETE_CONCURRENCY, group.length) }, worker));
+  }
   return removed;
 }

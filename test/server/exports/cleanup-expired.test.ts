@@ -102,6 +102,28 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
     expect((await instances[0]!.uploads.exports.cleanupExpired()).expired).toBe(1);
   });
 
+  it("uses the storage's deleteMany (one call per batch) where it has one; a key it refuses keeps its row", async () => {
+    const rows = await seed(30, { expiresInMs: -2 * HOUR });
+    const refusedKey = rows[3]!.key!;
+    const calls: number[] = [];
+    world.storage.deleteMany = async (keys) => {
+      calls.push(keys.length);
+      for (const key of keys) if (key !== refusedKey) await world.storage.delete(key);
+      return [{ key: refusedKey, reason: "[filesystem] AccessDenied" }];
+    };
+    try {
+      const summary = await instances[0]!.uploads.exports.cleanupExpired({ batchSize: 20 });
+      expect(summary).toMatchObject({ expired: 29, failed: 1 });
+      expect(calls).toEqual([20, 10]);
+      const [kept] = await world.db.select().from(asyncExport).where(eq(asyncExport.id, rows[3]!.id!));
+      expect(kept!.status).toBe("succeeded");
+      expect(await world.storage.stat(refusedKey)).not.toBeNull();
+    } finally {
+      delete world.storage.deleteMany;
+    }
+    expect((await instances[0]!.uploads.exports.cleanupExpired()).expired).toBe(1);
+  });
+
   it("CLI: usage errors exit 2 with one line, before anything is loaded", async () => {
     for (const argv of [["--leeway", "5"], ["--leeway", "-1h"], ["--batch-size", "0", "--config", "x.js"], ["--bogus"], ["--sleep", "2h", "--config", "x.js"], []]) {
       let err = "";
