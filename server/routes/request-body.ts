@@ -132,7 +132,8 @@ function nodeIncoming(c: Context): Readable | null {
 async function settleNodeRequestBody(c: Context, next: () => Promise<void>, incoming: Readable): Promise<void> {
   const original = c.req.raw;
   const method = original.method;
-  if (method === "GET" || method === "HEAD") {
+  // Fetch cannot make a Request with TRACE (no route has it): its body is left alone, as a GET's.
+  if (method === "GET" || method === "HEAD" || method === "TRACE") {
     await next();
     if (declaresBody(original.headers)) c.header("Connection", "close");
     return;

@@ -208,6 +208,18 @@ describe("processing, live events and exports: generated requests", () => {
     noLogs("exports (POST) regression");
   });
 
+  it("TRACE (a method Fetch cannot make a Request of) gets a 4xx JSON on any route, with or without a body", async () => {
+    // Found by routes-download's unknown-paths property after settleRequestBody rebuilt the Request on Node: 500.
+    for (const path of ["/exports", "/process", `/exports/${f.exports.succeeded}/cancel`, "/fs/upload/x", "/zz"]) {
+      for (const body of [new Uint8Array(), new TextEncoder().encode("{}")]) {
+        const { error } = await bench.exchange({ framing: "exact", host: { kind: "own" }, origin: { kind: "own" }, contentType: "application/json", principal: "alice", method: "TRACE", path, body }, () => {
+          throw new Error(`TRACE ${path} succeeded`);
+        });
+        expect(error?.code, path).toBe("not_found");
+      }
+    }
+  });
+
   it("GET exports", async () => {
     const query = fc.oneof(fc.constant(""), fc.constantFrom("?limit=-1", "?cursor=%zz", "?id=x&id=y", "?principal=bob"), anyText(20).map((text) => `?q=${encoded(text)}`));
     await fc.assert(
