@@ -18,7 +18,8 @@ const MARKS: Record<ExportSummary["status"], string> = { queued: "…", running:
  * open or not. Exports started on the page by `<async-export-button>` (or any `async-export-start`
  * event on `document`) appear at once; others are found by loading `GET {endpoint}/exports` when the
  * element connects and when the tab becomes visible again. Changes arrive on the shared events stream
- * (`{endpoint}/events`), or by polling every `poll-seconds` where it is not mounted or refused.
+ * (`{endpoint}/events`: the person's own topic, which brings other tabs' exports too, and each export's
+ * topic), or by polling every `poll-seconds` where it is not mounted or refused.
  *
  * @tag async-download-centre
  *
