@@ -18,7 +18,10 @@ export type Verification =
  * read (the row's temp key, or the copy commit made of it); the name checked is always the row's.
  */
 export async function verifyStoredObject(field: Field, row: UploadedFile, key = row.key): Promise<Verification> {
-  const info = await field.storage.stat(key);
+  // Both reads at once (one round trip to the storage, not two): reading the first bytes of an object
+  // that turns out missing or of the wrong size costs at most SNIFF_BYTES, and an object rewritten
+  // between the two is caught where it matters, on the copy commit keeps.
+  const [info, head] = await Promise.all([field.storage.stat(key), field.storage.readFirstBytes(key, SNIFF_BYTES)]);
   if (!info) {
     return { ok: false, reason: "object missing", message: "The file did not finish uploading. Please choose it again." };
   }
@@ -32,7 +35,6 @@ export async function verifyStoredObject(field: Field, row: UploadedFile, key = 
   if (info.size > field.maxSize) {
     return { ok: false, reason: `stored ${info.size} bytes, max ${field.maxSize}`, message: "The file is too large for this field." };
   }
-  const head = await field.storage.readFirstBytes(key, SNIFF_BYTES);
   if (!head) {
     return { ok: false, reason: "object missing", message: "The file did not finish uploading. Please choose it again." };
   }
