@@ -8,6 +8,7 @@ import type { LiveServer } from "../live/live-channel.js";
 import type { JobEngine } from "../processing/job-engine.js";
 import type { StorageDriver, UrlContext } from "../storage/types.js";
 import { createExportQueues } from "./jobs.js";
+import type { LiveMessage } from "../live/fanout.js";
 import { cleanupExpiredExports, type ExpiredExportsOptions, type ExpiredExportsSummary } from "./cleanup-expired-exports.js";
 import { DEFAULT_EXPORT_CLEANUP_CRON, scheduleExportCleanup, startExportCleanupWorker } from "./cleanup-schedule.js";
 import { signExportLink, verifyExportLink } from "./links.js";
@@ -114,7 +115,8 @@ export class Exports {
   cleanupExpired(options: ExpiredExportsOptions = {}): Promise<ExpiredExportsSummary> {
     const { db, now, log } = this.#deps;
     const leewayMs = options.leewayMs ?? (this.#deps.options?.cleanupLeewaySeconds ?? 3600) * 1000;
-    return cleanupExpiredExports({ db, now, log, publish: this.#publish, storageOf: (exportId) => this.storageOf(exportId) }, { ...options, leewayMs });
+    const publishMany = (messages: LiveMessage[], options: { tx: Database }) => this.#deps.live.publishMany(messages, options);
+    return cleanupExpiredExports({ db, now, log, publish: this.#publish, publishMany, storageOf: (exportId) => this.storageOf(exportId) }, { ...options, leewayMs });
   }
 
   /**
