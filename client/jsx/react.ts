@@ -29,6 +29,9 @@ import type {
   AsyncUploadProgressEvent,
   AsyncUploadStartEvent,
 } from "../async-file-input/events.js";
+import type { AsyncDownloadCentre } from "../download-centre/download-centre.js";
+import type { AsyncExportButton } from "../download-centre/export-button.js";
+import type { AsyncExportChangeEvent, AsyncExportErrorEvent, AsyncExportServedEvent } from "../download-centre/events.js";
 
 /** The props of `<async-file-input>` in React 19 JSX: its attributes and properties, and its events. */
 export interface AsyncFileInputAttributes extends HTMLAttributes<AsyncFileInput> {
@@ -75,10 +78,43 @@ export interface AsyncFileInputAttributes extends HTMLAttributes<AsyncFileInput>
 /** With `ref` and `key`. */
 export type AsyncFileInputProps = DetailedHTMLProps<AsyncFileInputAttributes, AsyncFileInput>;
 
+/**
+ * The props of `<async-download-centre>` (`import "async-uploads/download-centre"` defines it): the
+ * person's exports with live progress, cancel, retry, download and clear.
+ */
+export interface AsyncDownloadCentreAttributes extends HTMLAttributes<AsyncDownloadCentre> {
+  /** Where the routes are mounted. Default `/async-uploads`. */
+  endpoint?: string;
+  /** The list is shown. */
+  open?: boolean;
+  /** Seconds between list refreshes while an export cannot be followed live. Default 3. */
+  "poll-seconds"?: number;
+  /** An export appeared or changed status. */
+  "onasync-export-change"?: (event: AsyncExportChangeEvent) => void;
+  /** Loading the list or an action failed (the message is shown). */
+  "onasync-export-error"?: (event: AsyncExportErrorEvent) => void;
+}
+
+/** The props of `<async-export-button>`: starts an export with its form's criteria. */
+export interface AsyncExportButtonAttributes extends HTMLAttributes<AsyncExportButton> {
+  /** The registered export type (`documents.csv`). */
+  "export-id"?: string;
+  /** Where the routes are mounted. Default `/async-uploads`. */
+  endpoint?: string;
+  /** JSON criteria, used when the button is in no form. */
+  criteria?: string;
+  disabled?: boolean;
+  /** The file was served at once and handed to the browser. (A queued one: `async-export-start` on `document`.) */
+  "onasync-export-served"?: (event: AsyncExportServedEvent) => void;
+  "onasync-export-error"?: (event: AsyncExportErrorEvent) => void;
+}
+
 declare module "react" {
   namespace JSX {
     interface IntrinsicElements {
       "async-file-input": AsyncFileInputProps;
+      "async-download-centre": DetailedHTMLProps<AsyncDownloadCentreAttributes, AsyncDownloadCentre>;
+      "async-export-button": DetailedHTMLProps<AsyncExportButtonAttributes, AsyncExportButton>;
     }
   }
 }

@@ -32,6 +32,9 @@ import type {
   AsyncUploadProgressEvent,
   AsyncUploadStartEvent,
 } from "../async-file-input/events.js";
+import type { AsyncDownloadCentre } from "../download-centre/download-centre.js";
+import type { AsyncExportButton } from "../download-centre/export-button.js";
+import type { AsyncExportChangeEvent, AsyncExportErrorEvent, AsyncExportServedEvent } from "../download-centre/events.js";
 
 /** The element's properties a template may set. */
 export type AsyncFileInputProps = Partial<
@@ -66,8 +69,33 @@ export interface AsyncFileInputEvents {
   "async-upload-processing": AsyncUploadProcessingEvent;
 }
 
+/** `<async-download-centre>`'s properties and events (`import "async-uploads/download-centre"` defines it). */
+export type AsyncDownloadCentreProps = Partial<Pick<AsyncDownloadCentre, "endpoint" | "open" | "pollSeconds">>;
+export interface AsyncDownloadCentreEvents {
+  "async-export-change": AsyncExportChangeEvent;
+  "async-export-error": AsyncExportErrorEvent;
+}
+/** `<async-export-button>`'s properties and events (a queued export's `async-export-start` is dispatched on `document`). */
+export type AsyncExportButtonProps = Partial<Pick<AsyncExportButton, "exportId" | "endpoint" | "criteria" | "disabled">>;
+export interface AsyncExportButtonEvents {
+  "async-export-served": AsyncExportServedEvent;
+  "async-export-error": AsyncExportErrorEvent;
+}
+
 declare module "vue" {
   interface GlobalComponents {
+    "async-download-centre": new () => AsyncDownloadCentre & {
+      /** @deprecated For template type checking only: not a property of the element. */
+      $props: HTMLAttributes & AsyncDownloadCentreProps & PublicProps;
+      /** @deprecated For template type checking only: not a method of the element. */
+      $emit: EmitFn<{ [Name in keyof AsyncDownloadCentreEvents]: (event: AsyncDownloadCentreEvents[Name]) => void }>;
+    };
+    "async-export-button": new () => AsyncExportButton & {
+      /** @deprecated For template type checking only: not a property of the element. */
+      $props: HTMLAttributes & AsyncExportButtonProps & PublicProps;
+      /** @deprecated For template type checking only: not a method of the element. */
+      $emit: EmitFn<{ [Name in keyof AsyncExportButtonEvents]: (event: AsyncExportButtonEvents[Name]) => void }>;
+    };
     "async-file-input": new () => AsyncFileInput & {
       /** @deprecated For template type checking only: not a property of the element. */
       $props: HTMLAttributes & AsyncFileInputProps & PublicProps;
