@@ -78,7 +78,7 @@ interface Verdict {
  * so the prepared statement is reused (one text with an overall bound, one without: without it only the
  * principal's rows are read, through the principal/status index). Limits travel as float8 so that `Infinity` needs no special case.
  */
-export function checkedInsert(limits: PendingLimits, principal: string, rows: readonly PendingRow[], now: Date, overall: boolean): SQL {
+function checkedInsert(limits: PendingLimits, principal: string, rows: readonly PendingRow[], now: Date, overall: boolean): SQL {
   const t = asyncTempFile;
   const bytes = rows.reduce((sum, row) => sum + row.declaredSize, 0);
   const json = JSON.stringify(rows.map((row) => ({ ...row, principal, expiresAt: row.expiresAt.toISOString() })));
