@@ -109,12 +109,16 @@ export interface AsyncExportButtonAttributes extends HTMLAttributes<AsyncExportB
   "onasync-export-error"?: (event: AsyncExportErrorEvent) => void;
 }
 
+/** With `ref` and `key`. */
+export type AsyncDownloadCentreProps = DetailedHTMLProps<AsyncDownloadCentreAttributes, AsyncDownloadCentre>;
+export type AsyncExportButtonProps = DetailedHTMLProps<AsyncExportButtonAttributes, AsyncExportButton>;
+
 declare module "react" {
   namespace JSX {
     interface IntrinsicElements {
       "async-file-input": AsyncFileInputProps;
-      "async-download-centre": DetailedHTMLProps<AsyncDownloadCentreAttributes, AsyncDownloadCentre>;
-      "async-export-button": DetailedHTMLProps<AsyncExportButtonAttributes, AsyncExportButton>;
+      "async-download-centre": AsyncDownloadCentreProps;
+      "async-export-button": AsyncExportButtonProps;
     }
   }
 }
