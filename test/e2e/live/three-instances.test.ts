@@ -207,10 +207,13 @@ describe.each(["filesystem", "s3"] as const)("three instances on one PostgreSQL 
     const eventSources = await page.evaluate(() => (window as unknown as { eventSources: string[] }).eventSources);
     expect(eventSources.length).toBeGreaterThan(0);
     for (const url of eventSources) expect(url.startsWith(`${third.url}/async-uploads/events?`)).toBe(true);
-    const uploadCalls = (requests: string[]) => requests.filter((request) => /upload-url|\/process|\/fs\/upload\//.test(request));
-    const expectedCalls = ["POST /async-uploads/upload-url", "POST /async-uploads/process", ...(backendName === "filesystem" ? ["PUT /async-uploads/fs/upload/"] : [])];
-    for (const call of expectedCalls) expect(uploadCalls(first.requests()).filter((request) => request.startsWith(call))).toHaveLength(3);
-    expect(uploadCalls(proxied)).toEqual(proxied);
+    const uploadCalls = (requests: string[]) => requests.filter((request) => /^\w+ \/async-uploads\/(upload-url|process|fs\/upload\/)/.test(request));
+    const calls = (requests: string[], call: string) => requests.filter((request) => request.startsWith(call));
+    // Files chosen together may share one upload-url request (its batch form); one process and one PUT each.
+    expect(calls(first.requests(), "POST /async-uploads/upload-url").length).toBeGreaterThan(0);
+    expect(calls(first.requests(), "POST /async-uploads/process")).toHaveLength(3);
+    expect(calls(first.requests(), "PUT /async-uploads/fs/upload/")).toHaveLength(backendName === "filesystem" ? 3 : 0);
+    expect(uploadCalls(first.requests()).sort()).toEqual([...proxied].sort());
     expect(uploadCalls(third.requests())).toEqual([]);
     expect(third.requests().filter((request) => request === "GET /async-uploads/events").length).toBeGreaterThan(0);
     expect(first.requests().filter((request) => request.endsWith("/events"))).toEqual([]);
