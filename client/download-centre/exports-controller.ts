@@ -65,8 +65,6 @@ export class ExportsController implements ReactiveController {
     this.#connected = true;
     document.addEventListener(AsyncExportStartEvent.type, this.#onStart);
     document.addEventListener("visibilitychange", this.#onVisible);
-    this.#userLive = true;
-    this.#stopUser = subscribeOwn(this.#eventsUrl(), "user", (event) => this.#onUserEvent(event), [EXPORT_EVENT, EXPORT_CLEARED_EVENT]);
     void this.refresh();
   }
 
@@ -93,8 +91,20 @@ export class ExportsController implements ReactiveController {
       const ids = new Set(listed.map((item) => item.id));
       for (const id of before) if (!ids.has(id) && !this.busy.has(id)) this.#remove(id);
       for (const item of listed) this.#upsert(item);
+      // The person's own topic, once the list says there is a person: a signed-out page opens no stream.
+      if (this.#connected && !this.#stopUser) {
+        this.#userLive = true;
+        this.#stopUser = subscribeOwn(this.#eventsUrl(), "user", (event) => this.#onUserEvent(event), [EXPORT_EVENT, EXPORT_CLEARED_EVENT]);
+      }
     } catch (error) {
-      this.#options.failed(error instanceof ExportRequestError ? error : new ExportRequestError("bad_response", String(error), null));
+      const failure = error instanceof ExportRequestError ? error : new ExportRequestError("bad_response", String(error), null);
+      if (failure.status === 401) {
+        // Signed out (a public page with the centre in its header): nothing to list or to hear, and nothing to report.
+        this.#stopUser?.();
+        this.#stopUser = undefined;
+      } else {
+        this.#options.failed(failure);
+      }
     } finally {
       this.loaded = true;
       this.#host.requestUpdate();

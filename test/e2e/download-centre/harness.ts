@@ -73,7 +73,8 @@ export async function startCentreServer(name: BackendName): Promise<CentreServer
     db: connection.db,
     secret: "centre-e2e-secret-centre-e2e-secret-0123456789",
     storage: backend.storage,
-    getPrincipal: () => PRINCIPAL,
+    // A page sent with the cookie `signed-out=1` has no principal (401 from the routes).
+    getPrincipal: (c) => (c.req.header("cookie")?.includes("signed-out=1") ? null : PRINCIPAL),
     processing: { schema: bossSchema, pollingIntervalSeconds: 0.5 },
     exports: { pollingIntervalSeconds: 0.5 },
   });

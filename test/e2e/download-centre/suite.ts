@@ -283,6 +283,27 @@ export function describeDownloadCentre(backend: BackendName, options: { full: bo
       await context.close();
     });
 
+    it("on a signed-out page (401) lists nothing, reports nothing and opens no event stream", async () => {
+      const context = await browser.newContext();
+      await context.addCookies([{ name: "signed-out", value: "1", url: server.url }]);
+      const page = await context.newPage();
+      const errors = watchPageErrors(page);
+      const requests: string[] = [];
+      page.on("request", (request) => requests.push(new URL(request.url()).pathname));
+      await page.goto(server.page(`<header><async-download-centre poll-seconds="0.5"></async-download-centre></header>`));
+      await page.waitForFunction(() => customElements.get("async-download-centre") !== undefined);
+      await expect.poll(() => requests.includes("/async-uploads/exports")).toBe(true);
+      await openList(page);
+      await expect.poll(() => page.locator("async-download-centre [part~=empty]").textContent()).toBe("No downloads yet. Exports you start appear here.");
+      await page.waitForTimeout(1_000); // time for a stream or a poll to be opened, if one were
+      expect(requests.filter((path) => path.endsWith("/events"))).toEqual([]);
+      expect(requests.filter((path) => path === "/async-uploads/exports")).toHaveLength(1);
+      expect(await page.locator("async-download-centre [part~=error]").count()).toBe(0);
+      expect(await page.locator("async-download-centre [role=status]").textContent()).toBe("");
+      expect(errors).toEqual([]);
+      await context.close();
+    });
+
     it("a page with only the file input loads no centre code", async () => {
       const context = await browser.newContext();
       const page = await context.newPage();
