@@ -4,7 +4,7 @@
  * and bundles from a directory (same origin as the routes, as an app's pages would be).
  *
  * Environment: BENCH_BACKEND (filesystem | s3 | azure), BENCH_DB_URL, BENCH_DB_SCHEMA, BENCH_FS_ROOT,
- * BENCH_S3 (JSON: endpoint, region, bucket, credentials), BENCH_AZURE (JSON: connectionString,
+ * BENCH_S3 (JSON: endpoint, region, bucket, credentials), BENCH_S3_UPLOAD_METHOD (POST, the default, or PUT), BENCH_AZURE (JSON: connectionString,
  * container), BENCH_STATIC_DIR.
  */
 import { serve } from "@hono/node-server";
@@ -26,7 +26,9 @@ function storageFromEnv(): StorageDriver {
   if (backend === "filesystem") return filesystemStorage({ root: required("BENCH_FS_ROOT") });
   if (backend === "s3") {
     const s3 = JSON.parse(required("BENCH_S3")) as { endpoint: string; region: string; bucket: string; credentials: { accessKeyId: string; secretAccessKey: string } };
-    return s3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials });
+    // BENCH_S3_UPLOAD_METHOD=PUT: presigned PUT URLs instead of the default presigned POST (a form upload).
+    const uploadMethod = process.env.BENCH_S3_UPLOAD_METHOD === "PUT" ? "PUT" : "POST";
+    return s3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials, uploadMethod });
   }
   if (backend === "azure") {
     const azure = JSON.parse(required("BENCH_AZURE")) as { connectionString: string; container: string };
