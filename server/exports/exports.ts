@@ -13,6 +13,7 @@ import { cleanupExpiredExports, type ExpiredExportsOptions, type ExpiredExportsS
 import { DEFAULT_EXPORT_CLEANUP_CRON, scheduleExportCleanup, startExportCleanupWorker } from "./cleanup-schedule.js";
 import { signExportLink, verifyExportLink } from "./links.js";
 import { cancelExport, clearExport, retryExport } from "./manage.js";
+import { prepareHotQueries } from "./hot-queries.js";
 import { ExportRegistry } from "./registry.js";
 import { checkRequest, queueExport, streamNow } from "./request.js";
 import { summaryOf, type Publish } from "./state.js";
@@ -104,6 +105,7 @@ export class Exports {
       now,
       log,
       prefix: EXPORT_KEY_PREFIX,
+      hot: prepareHotQueries(db),
       ready: (definition: ResolvedExport, summary: ExportSummary, principal: string) => this.#ready(definition, summary, principal),
     };
     const { concurrency, batchSize } = this.#settings;

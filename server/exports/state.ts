@@ -64,17 +64,28 @@ export async function changeExport(tx: Database, publish: Publish, row: AsyncExp
  * (version + 1) to export `id` only while `guard` holds, and publishes the new state once that
  * statement committed. Null when the guard did not hold (the caller falls back or lets go).
  */
-export async function changeExportIf(db: Database, publish: Publish, id: string, guard: SQL | undefined, change: ExportChange): Promise<AsyncExport | null> {
+export async function changeExportIf(
+  db: Database,
+  publish: Publish,
+  id: string,
+  guard: SQL | undefined,
+  change: ExportChange,
+): Promise<AsyncExport | null> {
   const [updated] = await db
     .update(asyncExport)
     .set({ ...change, version: sql`${asyncExport.version} + 1` })
     .where(and(eq(asyncExport.id, id), guard))
     .returning();
   if (!updated) return null;
-  const summary = summaryOf(updated);
-  await Promise.all([
-    publish(exportTopic(updated.id), EXPORT_EVENT, summary, { version: updated.version }),
-    publish(userTopic(updated.principal), EXPORT_EVENT, summary, { version: updated.version }),
-  ]);
+  await publishCommitted(publish, updated);
   return updated;
+}
+
+/** Publishes a row's state, already committed, on both of its topics (two NOTIFYs side by side). */
+export async function publishCommitted(publish: Publish, row: AsyncExport): Promise<void> {
+  const summary = summaryOf(row);
+  await Promise.all([
+    publish(exportTopic(row.id), EXPORT_EVENT, summary, { version: row.version }),
+    publish(userTopic(row.principal), EXPORT_EVENT, summary, { version: row.version }),
+  ]);
 }

@@ -1,4 +1,4 @@
-import { and, eq } from "drizzle-orm";
+import { eq } from "drizzle-orm";
 import type { Job, PgBoss } from "pg-boss";
 import { EXPORT_FAILED_MESSAGE, isActiveExportStatus } from "../../shared/exports.js";
 import { asyncExport, type AsyncExport } from "../db/export-schema.js";
@@ -7,9 +7,10 @@ import type { LiveHub } from "../live/hub.js";
 import { BytePipe } from "./byte-pipe.js";
 import { watchCancellation } from "./cancel-watch.js";
 import { EXPORT_QUEUE, FAILED_EXPORT_QUEUE, type ExportJob } from "./jobs.js";
+import type { HotQueries } from "./hot-queries.js";
 import { ProgressReporter } from "./progress.js";
 import type { ExportRegistry } from "./registry.js";
-import { changeExport, changeExportIf, lockExport, summaryOf, type Publish } from "./state.js";
+import { changeExport, changeExportIf, lockExport, publishCommitted, summaryOf, type Publish } from "./state.js";
 import { writeExportObject } from "./storage-write.js";
 import type { ExportSummary } from "../../shared/exports.js";
 import type { ResolvedExport } from "./types.js";
@@ -24,6 +25,8 @@ export interface ExportWorkerDeps {
   log: (message: string, error: unknown) => void;
   /** Storage key prefix of export files. */
   prefix: string;
+  /** The hot path's prepared statements (claim, success). */
+  hot: HotQueries;
   /** Called after an export succeeded (the links and the app's `onReady`). */
   ready: (definition: ResolvedExport, summary: ExportSummary, principal: string) => Promise<void>;
 }
@@ -70,9 +73,9 @@ export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>):
     const finishedAt = deps.now();
     const expiresAt = new Date(finishedAt.getTime() + definition.lifetimeSeconds * 1000);
     // Only while the row is still this attempt's (not cancelled, cleared or taken over meanwhile).
-    const stillOurs = and(eq(asyncExport.status, "running"), eq(asyncExport.key, key));
-    const succeeded = await changeExportIf(deps.db, deps.publish, row.id, stillOurs, { status: "succeeded", percentage: 100, size: result.size, finishedAt, expiresAt });
+    const succeeded = await deps.hot.succeed({ id: row.id, key, size: result.size, finishedAt, expiresAt });
     if (succeeded) {
+      await publishCommitted(deps.publish, succeeded);
       await deps.ready(definition, summaryOf(succeeded), row.principal).catch((error: unknown) => deps.log(`onReady of export ${row.id} failed`, error));
       return "done";
     }
@@ -102,9 +105,9 @@ export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>):
  */
 async function claim(deps: ExportWorkerDeps, job: Job<ExportJob>) {
   const key = `${deps.prefix}${job.data.id}/${job.data.attempt}.${job.retryCount}`;
-  const queuedForThisJob = and(eq(asyncExport.status, "queued"), eq(asyncExport.attempt, job.data.attempt));
-  const running = await changeExportIf(deps.db, deps.publish, job.data.id, queuedForThisJob, { status: "running", key, percentage: null, message: null, startedAt: deps.now() });
+  const running = await deps.hot.claim({ id: job.data.id, attempt: job.data.attempt, key, startedAt: deps.now() });
   if (running) {
+    await publishCommitted(deps.publish, running);
     const definition = deps.registry.get(running.exportId);
     if (definition) return { row: running, definition, key, previousKey: null };
     deps.log(`export ${running.id} is of type "${running.exportId}", which this process does not register; it failed`, null);
