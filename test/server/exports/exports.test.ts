@@ -257,6 +257,25 @@ describe.each(DATABASE_KINDS)("exports on %s", (kind) => {
     await expect.poll(() => world.delivered.some((message) => message.event === "export-cleared" && message.topic === "user:kate")).toBe(true);
   });
 
+  it("refuses cancel, retry and clear from another site (403) and changes nothing", async () => {
+    const { export: queued } = await queue("cross-site", 0, "wait", "olga");
+    const running = await waitForStatus(world.db, queued.id, ["running"]);
+    const attempts: [string, RequestInit][] = [
+      [`/exports/${queued.id}/cancel`, { method: "POST", headers: { origin: "https://evil.example" } }],
+      [`/exports/${queued.id}/retry`, { method: "POST", headers: { "sec-fetch-site": "cross-site" } }],
+      [`/exports/${queued.id}`, { method: "DELETE", headers: { origin: "https://evil.example" } }],
+    ];
+    for (const [path, init] of attempts) {
+      const response = await app.request(path, { ...init, as: "olga" });
+      expect(response.status, `${init.method} ${path}`).toBe(403);
+      expect(((await response.json()) as { error: { code: string } }).error.code).toBe("forbidden");
+    }
+    expect(await rowOf(world.db, queued.id)).toMatchObject({ status: "running", version: running.version });
+    const sameSite = await app.request(`/exports/${queued.id}/cancel`, { method: "POST", headers: { origin: "http://localhost" }, as: "olga" });
+    expect(sameSite.status).toBe(202);
+    await waitForStatus(world.db, queued.id, ["cancelled"]);
+  });
+
   it("clears a running export: cancelled first (the writer stops), then removed", async () => {
     const { export: queued } = await queue("clear-running", 0, "wait", "liam");
     await waitForStatus(world.db, queued.id, ["running"]);
