@@ -10,7 +10,7 @@ import { runWorkerCli } from "../../../server/exports/worker-cli";
 import { filesystemStorage } from "../../../server/storage/filesystem";
 import { createTestDatabase } from "../../helpers/db";
 import { TEST_SECRET } from "../../helpers/uploads";
-import { waitForStatus } from "./harness";
+import { rowOf, waitForStatus } from "./harness";
 
 const REPO = resolve(__dirname, "../../..");
 const FIXTURE = join(__dirname, "fixtures/worker.config.ts");
@@ -79,6 +79,61 @@ describe("async-uploads worker", () => {
       expect(stderr).toBe("");
     } finally {
       if (child.exitCode === null) child.kill("SIGKILL");
+      await web.close();
+      await database.db.execute(sql.raw(`drop schema if exists "${bossSchema}" cascade`)).catch(() => {});
+      await database.close();
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+
+  // A worker process killed mid-export (no graceful stop, no more heartbeats): another worker takes the
+  // job once pg-boss's monitor sees the missed heartbeats (10 s, checked every 15 s), well within a minute.
+  it.skipIf(!process.env.DATABASE_URL)("hands the export of a SIGKILLed worker process to another worker, which builds it", { timeout: 150_000 }, async () => {
+    const database = await createTestDatabase();
+    const root = await mkdtemp(join(tmpdir(), "export-worker-"));
+    const bossSchema = `pgboss_${randomBytes(5).toString("hex")}`;
+    const channel = `export_worker_${randomBytes(5).toString("hex")}`;
+    const common = { db: database.db, secret: TEST_SECRET, storage: filesystemStorage({ root }), getPrincipal: () => null, live: { channel } };
+    const register = (uploads: ReturnType<typeof createAsyncUploads>) =>
+      uploads.exports.register("lines.txt", {
+        criteria: (input) => input as { rows: number },
+        filename: () => "lines.txt",
+        contentType: "text/plain",
+        write: async ({ output }) => output.write("rebuilt\n"),
+      });
+    const web = createAsyncUploads({ ...common, processing: { schema: bossSchema, worker: false } });
+    register(web);
+    const child = spawn(process.execPath, [join(REPO, "node_modules/.bin/tsx"), join(REPO, "bin/async-uploads.ts"), "worker", "--config", FIXTURE], {
+      cwd: REPO,
+      env: { ...process.env, WORKER_TEST_DATABASE_URL: database.url!, WORKER_TEST_SCHEMA: database.schema!, WORKER_TEST_ROOT: root, WORKER_TEST_BOSS_SCHEMA: bossSchema, WORKER_TEST_CHANNEL: channel },
+      stdio: "ignore",
+      detached: true, // its own process group: SIGKILL reaches tsx's child too
+    });
+    let rescuer: ReturnType<typeof createAsyncUploads> | null = null;
+    try {
+      await web.start();
+      const result = await web.exports.request({ exportId: "lines.txt", criteria: { rows: 1, hang: true }, principal: "alice" });
+      if (!("queued" in result)) throw new Error("expected a queued export");
+      const id = result.queued.id;
+      const running = await waitForStatus(database.db, id, ["running"], 90_000);
+      process.kill(-child.pid!, "SIGKILL");
+      rescuer = createAsyncUploads({ ...common, processing: { schema: bossSchema, pollingIntervalSeconds: 0.5 } });
+      register(rescuer);
+      await rescuer.start();
+      const killedAt = Date.now();
+      const done = await waitForStatus(database.db, id, ["succeeded", "failed"], 90_000);
+      expect(done.status).toBe("succeeded");
+      expect(done.key).not.toBe(running.key);
+      expect(await readFile(join(root, done.key!), "utf8")).toBe("rebuilt\n");
+      expect(Date.now() - killedAt).toBeLessThan(60_000);
+      expect((await rowOf(database.db, id))?.attempt).toBe(1); // the same request, not a new one
+    } finally {
+      try {
+        process.kill(-child.pid!, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      await rescuer?.close();
       await web.close();
       await database.db.execute(sql.raw(`drop schema if exists "${bossSchema}" cascade`)).catch(() => {});
       await database.close();
