@@ -165,7 +165,8 @@ describe.each(DATABASE_KINDS)("exports on %s", (kind) => {
     expect(((await again.json()) as ExportQueuedResponse).export.version).toBe(row!.version);
   });
 
-  it("retries a writer that throws once, then succeeds", async () => {
+  // Retries wait for their backoff (1–2 s, then 2–4 s): more than the default 30 s on a busy machine.
+  it("retries a writer that throws once, then succeeds", { timeout: 120_000 }, async () => {
     const { export: queued } = await queue("flaky", 3, "flaky", "frank");
     const done = await waitForStatus(world.db, queued.id, ["succeeded", "failed"], 60_000);
     expect(done.status).toBe("succeeded");
@@ -174,7 +175,8 @@ describe.each(DATABASE_KINDS)("exports on %s", (kind) => {
     expect(await file.text()).toBe(expectedCsv(3));
   });
 
-  it("fails with a safe message once the retries are spent, leaves no object, and can be retried by the person", async () => {
+  // Retries wait for their backoff (1–2 s, then 2–4 s): more than the default 30 s on a busy machine.
+  it("fails with a safe message once the retries are spent, leaves no object, and can be retried by the person", { timeout: 120_000 }, async () => {
     const { export: queued } = await queue("throws", 3, "throw", "gina");
     const failed = await waitForStatus(world.db, queued.id, ["failed", "succeeded"], 60_000);
     expect(failed).toMatchObject({ status: "failed", message: EXPORT_FAILED_MESSAGE, key: null });
@@ -199,7 +201,8 @@ describe.each(DATABASE_KINDS)("exports on %s", (kind) => {
     expect(((await refused.json()) as { error: { code: string } }).error.code).toBe("not_retryable");
   });
 
-  it("retries through a storage outage mid-file, then fails with nothing visible", async () => {
+  // Retries wait for their backoff (1–2 s, then 2–4 s): more than the default 30 s on a busy machine.
+  it("retries through a storage outage mid-file, then fails with nothing visible", { timeout: 120_000 }, async () => {
     world.faults.failWrites = true;
     try {
       const { export: queued } = await queue("outage", 0, "big", "hank");
