@@ -79,10 +79,22 @@ describe("processing, live events and exports: generated requests", () => {
   const noLogs = (label: string) => expect(logged.splice(0), `${label}: logged`).toEqual([]);
 
   /** Removes the exports a run added (successes), so that the next run starts from the same world. */
-  async function clearAdded(): Promise<void> {
+  async function clearAdded(settle = false): Promise<void> {
+    // After Node's own 400 to garbage behind a whole request, the route may still be serving that request: let it end.
+    let seen = "";
+    for (let i = 0; settle && i < 40; i++) {
+      const now = JSON.stringify(await bench.t.db.select().from(asyncExport));
+      if (now === seen) break;
+      seen = now;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
     const fixed = Object.values(f.exports);
     const added = await bench.t.db.select({ id: asyncExport.id, principal: asyncExport.principal }).from(asyncExport).where(notInArray(asyncExport.id, fixed));
-    for (const row of added) await bench.uploads.exports.clear(row.id, row.principal);
+    for (const row of added) {
+      await bench.uploads.exports.clear(row.id, row.principal).catch((error: unknown) => {
+        if ((error as { code?: string }).code !== "not_found") throw error;
+      });
+    }
   }
 
   it("POST process", async () => {
@@ -184,7 +196,7 @@ describe("processing, live events and exports: generated requests", () => {
           });
           noLogs("exports (POST)");
         } finally {
-          await clearAdded();
+          await clearAdded(env.framing === "long");
         }
       }),
       { numRuns: RUNS, endOnFailure: true },
@@ -274,7 +286,7 @@ describe("processing, live events and exports: generated requests", () => {
           });
           noLogs(route);
         } finally {
-          await clearAdded();
+          await clearAdded(env.framing === "long");
         }
       }),
       { numRuns: RUNS, endOnFailure: true },
