@@ -4,28 +4,15 @@ import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema.js";
 import { sleep } from "../../shared/sleep.js";
 import { mapWithConcurrency } from "./async-utils.js";
 import { errorLine } from "./error-line.js";
-import { validateCleanupOptions, type CleanupOptions, type CleanupSettings, type CleanupUploads as Uploads } from "./options.js";
+import { validateCleanupOptions, type CleanupOptions, type CleanupProgress, type CleanupSettings, type CleanupUploads as Uploads } from "./options.js";
 import { deleteDeferred, removeRow, StorageHealth, type CleanupRow as Row, type RemovalOutcome as Outcome } from "./remove-row.js";
 
-export { CleanupUsageError, validateCleanupOptions, type CleanupOptions, type CleanupSettings } from "./options.js";
+export { CleanupUsageError, validateCleanupOptions, type CleanupOptions, type CleanupProgress, type CleanupSettings } from "./options.js";
 export { errorLine } from "./error-line.js";
 
 /** Storage calls in flight at once within one batch. */
 const DELETE_CONCURRENCY = 8;
 const FAILURE_SAMPLES = 5;
-
-export interface CleanupProgress {
-  batch: number;
-  /** Rows handled so far (removed, failed or skipped). */
-  done: number;
-  /** Rows eligible when the run started (other runs working at once may take some of them). */
-  total: number;
-  removed: number;
-  failed: number;
-  skipped: number;
-  bytesFreed: number;
-  elapsedMs: number;
-}
 
 export interface CleanupFailure {
   key: string;

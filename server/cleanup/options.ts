@@ -1,6 +1,5 @@
 import ms from "ms";
 import type { AsyncUploads } from "../create-async-uploads.js";
-import type { CleanupProgress } from "./cleanup-temp-files.js";
 
 /** The default threshold; the configured temp file lifetime wins when it is longer. */
 export const DEFAULT_OLDER_THAN_MS = 24 * 60 * 60 * 1000;
@@ -67,6 +66,20 @@ export interface CleanupOptions {
   onProgress?: (progress: CleanupProgress) => void;
   /** Clock, for tests. @default () => new Date() */
   now?: () => Date;
+}
+
+/** What `onProgress` is told after each batch. */
+export interface CleanupProgress {
+  batch: number;
+  /** Rows handled so far (removed, failed or skipped). */
+  done: number;
+  /** Rows eligible when the run started (other runs working at once may take some of them). */
+  total: number;
+  removed: number;
+  failed: number;
+  skipped: number;
+  bytesFreed: number;
+  elapsedMs: number;
 }
 
 /**
