@@ -111,10 +111,10 @@ export interface ExportsOptions {
   /**
    * Fetch loops of the export worker in this process. Each builds up to `batchSize` exports side by
    * side and fetches again once they all ended: at most `concurrency × batchSize` exports at once.
-   * @default 8
+   * @default 4
    */
   concurrency?: number;
-  /** Jobs one loop fetches at once; while fetches come back full it fetches again without pausing (a backlog drains fast). @default 4 */
+  /** Jobs one loop fetches at once; while fetches come back full it fetches again without pausing (a backlog drains fast). @default 8 */
   batchSize?: number;
   /** How often an idle export worker polls when no NOTIFY woke it, in seconds (≥ 0.5). @default processing.pollingIntervalSeconds (2) */
   pollingIntervalSeconds?: number;
