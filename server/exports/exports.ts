@@ -108,6 +108,7 @@ export class Exports {
       log,
       prefix: EXPORT_KEY_PREFIX,
       hot: prepareHotQueries(db),
+      publishMany: (messages: LiveMessage[]) => this.#deps.live.publishMany(messages),
       ready: (definition: ResolvedExport, summary: ExportSummary, principal: string) => this.#ready(definition, summary, principal),
     };
     const { concurrency, batchSize } = this.#settings;

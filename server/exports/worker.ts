@@ -10,7 +10,7 @@ import { EXPORT_QUEUE, FAILED_EXPORT_QUEUE, type ExportJob } from "./jobs.js";
 import type { HotQueries } from "./hot-queries.js";
 import { ProgressReporter } from "./progress.js";
 import type { ExportRegistry } from "./registry.js";
-import { changeExport, changeExportIf, lockExport, publishCommitted, summaryOf, type Publish } from "./state.js";
+import { changeExport, changeExportIf, lockExport, publishCommitted, summaryOf, type Publish, type PublishMany } from "./state.js";
 import { writeExportObject } from "./storage-write.js";
 import type { ExportSummary } from "../../shared/exports.js";
 import type { ResolvedExport } from "./types.js";
@@ -25,6 +25,8 @@ export interface ExportWorkerDeps {
   log: (message: string, error: unknown) => void;
   /** Storage key prefix of export files. */
   prefix: string;
+  /** The hot path's events (claim, success) in one statement each. */
+  publishMany?: PublishMany;
   /** The hot path's prepared statements (claim, success). */
   hot: HotQueries;
   /** Called after an export succeeded (the links and the app's `onReady`). */
@@ -75,7 +77,7 @@ export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>):
     // Only while the row is still this attempt's (not cancelled, cleared or taken over meanwhile).
     const succeeded = await deps.hot.succeed({ id: row.id, key, size: result.size, finishedAt, expiresAt });
     if (succeeded) {
-      await publishCommitted(deps.publish, succeeded);
+      await publishCommitted(deps.publish, succeeded, deps.publishMany);
       await deps.ready(definition, summaryOf(succeeded), row.principal).catch((error: unknown) => deps.log(`onReady of export ${row.id} failed`, error));
       return "done";
     }
@@ -107,7 +109,7 @@ async function claim(deps: ExportWorkerDeps, job: Job<ExportJob>) {
   const key = `${deps.prefix}${job.data.id}/${job.data.attempt}.${job.retryCount}`;
   const running = await deps.hot.claim({ id: job.data.id, attempt: job.data.attempt, key, startedAt: deps.now() });
   if (running) {
-    await publishCommitted(deps.publish, running);
+    await publishCommitted(deps.publish, running, deps.publishMany);
     const definition = deps.registry.get(running.exportId);
     if (definition) return { row: running, definition, key, previousKey: null };
     deps.log(`export ${running.id} is of type "${running.exportId}", which this process does not register; it failed`, null);
