@@ -15,8 +15,10 @@ export async function createBoss(db: Database, options: BossConnectionOptions = 
   const schema = options.schema ?? "pgboss";
   // The monitor every 15 s (pg-boss: 60): it is what takes back a job whose worker stopped sending
   // heartbeats, so a dead worker's export is retried elsewhere within a minute (issue 15).
+  // `schedule` stays on (pg-boss's default): it is what turns the expired-export cleanup's cron row
+  // into a job each tick (one per tick across instances); with it off on every instance, nothing ever runs it.
   const common = {
-    schema, schedule: false, useListenNotify: true, application_name: "async-uploads jobs", monitorIntervalSeconds: 15, superviseIntervalSeconds: 15,
+    schema, schedule: true, useListenNotify: true, application_name: "async-uploads jobs", monitorIntervalSeconds: 15, superviseIntervalSeconds: 15,
   } as const;
   const client = (db as { $client?: unknown }).$client;
   if (isPglite(client)) {
