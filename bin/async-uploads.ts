@@ -12,21 +12,18 @@ Commands:
 
 const [command, ...args] = process.argv.slice(2);
 
-if (command === "cleanup-temp-files") {
-  const { main } = await import("../server/cleanup/cli.js");
-  const code = await main(args);
+// Each command's module is loaded only when it is the one asked for.
+const COMMANDS: Record<string, () => Promise<{ main(argv: readonly string[]): Promise<number> }>> = {
+  "cleanup-temp-files": () => import("../server/cleanup/cli.js"),
+  "cleanup-expired-exports": () => import("../server/exports/cleanup-cli.js"),
+  worker: () => import("../server/exports/worker-cli.js"),
+};
+
+const load = command === undefined ? undefined : Object.hasOwn(COMMANDS, command) ? COMMANDS[command] : undefined;
+if (load) {
+  const code = await (await load()).main(args);
   process.exitCode = code;
   // Exit even if a driver keeps an idle socket open; unref'd, so a clean exit is not delayed.
-  setTimeout(() => process.exit(code), 2000).unref();
-} else if (command === "cleanup-expired-exports") {
-  const { main } = await import("../server/exports/cleanup-cli.js");
-  const code = await main(args);
-  process.exitCode = code;
-  setTimeout(() => process.exit(code), 2000).unref();
-} else if (command === "worker") {
-  const { main } = await import("../server/exports/worker-cli.js");
-  const code = await main(args);
-  process.exitCode = code;
   setTimeout(() => process.exit(code), 2000).unref();
 } else if (command === "--help" || command === "-h" || command === "help") {
   process.stdout.write(USAGE);

@@ -2,7 +2,7 @@
 // their own subpaths (`async-uploads/s3`, `/azure`, `/filesystem`) so an app loads only the SDK it uses.
 export { createAsyncUploads, type AsyncUploads, type AsyncUploadsOptions } from "./create-async-uploads.js";
 export { cleanupTempFiles, type CleanupOptions, type CleanupProgress, type CleanupSummary } from "./cleanup/cleanup-temp-files.js";
-export type { LoadedUploads } from "./cleanup/cli.js";
+export type { LoadedUploads } from "./cli/command.js";
 export type { CommitRequest, CommitResult, CommittedFile } from "./commit/commit.js";
 export type { CommitInTransaction, Save } from "./commit/transaction.js";
 export { connectDatabase, type Connection, type ConnectOptions, type Database } from "./db/database.js";

@@ -1,15 +1,13 @@
-import { existsSync } from "node:fs";
 import { resolve } from "node:path";
-import { pathToFileURL } from "node:url";
 import { parseArgs } from "node:util";
 import ms from "ms";
-import type { AsyncUploads } from "../create-async-uploads.js";
+import { failureWriter, loadConfigurationOrFail, runAsProcess, type CliIo } from "../cli/command.js";
 import { runCleanup, type CleanupSummary } from "./cleanup-temp-files.js";
 import { errorLine } from "./error-line.js";
 import {
   checkDuration, CleanupUsageError, DURATION_LIMITS, validateCleanupOptions, type CleanupOptions, type DurationOption,
 } from "./options.js";
-import { createProgressWriter, formatSummary, type OutputStream } from "./report.js";
+import { createProgressWriter, formatSummary } from "./report.js";
 
 export const USAGE = `Usage: async-uploads cleanup-temp-files --config <module> [options]
 
@@ -61,29 +59,10 @@ const OPTIONS = {
   help: { type: "boolean", short: "h" },
 } as const;
 
-/** What an app's configuration module's loadUploads() (its default export) resolves to. */
-export interface LoadedUploads {
-  uploads: AsyncUploads;
-  close(): Promise<void>;
-}
-
-export interface CliIo {
-  stdout: OutputStream;
-  stderr: OutputStream;
-  env: Record<string, string | undefined>;
-  cwd: string;
-  /** Stops the run between batches (SIGINT/SIGTERM). */
-  signal?: AbortSignal;
-}
-
 /** Runs `cleanup-temp-files` with `argv` (the arguments after the subcommand) and returns the exit code. */
 export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise<number> {
   let debug = false;
-  const fail = (code: 1 | 2, message: string, error?: unknown) => {
-    io.stderr.write(`cleanup-temp-files: ${oneReadableLine(message)}${code === 2 ? " (see --help)" : ""}\n`);
-    if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
-    return code;
-  };
+  const fail = failureWriter("cleanup-temp-files", io, () => debug);
   if (argv.includes("--help") || argv.includes("-h")) {
     io.stdout.write(USAGE);
     return 0;
@@ -98,13 +77,8 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
 
   // Only the configuration module's loader opens a database or touches the disk, and it is called only
   // once the module is known to export one: a mistyped cron line must fail loudly, not create files.
-  let loaded: LoadedUploads;
-  try {
-    loaded = await loadConfiguration(args.configPath);
-  } catch (error) {
-    if (error instanceof CleanupUsageError) return fail(2, error.message, error.cause);
-    return fail(1, `cannot load ${args.configPath}: ${errorLine(error)}`, error);
-  }
+  const loaded = await loadConfigurationOrFail(args.configPath, fail);
+  if (typeof loaded === "number") return loaded;
   const progress = createProgressWriter(io.stdout, args.options.dryRun ?? false);
   try {
     const showProgress = !args.quiet && !args.json;
@@ -131,14 +105,6 @@ export async function runCleanupCli(argv: readonly string[], io: CliIo): Promise
   } finally {
     await loaded.close().catch((error: unknown) => io.stderr.write(`cleanup-temp-files: closing: ${errorLine(error)}\n`));
   }
-}
-
-/**
- * A message as one line a terminal shows as it is: arguments and paths can hold newlines, controls or
- * bidi characters (a generated or pasted cron line), which are written as `\uXXXX` escapes.
- */
-export function oneReadableLine(message: string): string {
-  return message.replace(/[\p{Cc}\p{Cf}\p{Zl}\p{Zp}]/gu, (char) => `\\u${char.codePointAt(0)!.toString(16).padStart(4, "0")}`);
 }
 
 function writeSummary(io: CliIo, summary: CleanupSummary, args: { json: boolean; quiet: boolean }, code: number): void {
@@ -198,46 +164,7 @@ export function parseDuration(text: string | undefined, option: DurationOption):
   return value;
 }
 
-/**
- * Imports the configuration module and calls its loader. A module that is missing, cannot be imported
- * or exports the wrong thing is a usage error (exit 2: running again will not help); a loader that
- * throws (a database that is down) is a failed run (exit 1).
- */
-export async function loadConfiguration(path: string): Promise<LoadedUploads> {
-  if (!existsSync(path)) throw new CleanupUsageError(`configuration module ${path} does not exist`);
-  let module: { default?: unknown; loadUploads?: unknown };
-  try {
-    module = (await import(pathToFileURL(path).href)) as typeof module;
-  } catch (error) {
-    throw new CleanupUsageError(`cannot import ${path}: ${errorLine(error)}`, { cause: error });
-  }
-  const loadUploads = typeof module.default === "function" ? module.default : module.loadUploads;
-  if (typeof loadUploads !== "function") {
-    throw new CleanupUsageError(`${path} must export an async function loadUploads() (default or named) resolving to { uploads, close }`);
-  }
-  const loaded = (await loadUploads()) as Partial<LoadedUploads> | null | undefined;
-  if (!loaded?.uploads?.registry || !loaded.uploads.settings || typeof loaded.close !== "function") {
-    // It may have opened a database: close it so the process can exit, but report the shape.
-    await Promise.resolve(typeof loaded?.close === "function" ? loaded.close() : undefined).catch(() => {});
-    throw new CleanupUsageError(`${path}: loadUploads() must resolve to { uploads, close }, where uploads is what createAsyncUploads() returns`);
-  }
-  return loaded as LoadedUploads;
-}
-
-/** The process entry: wires stdio, the environment and SIGINT/SIGTERM (finish the batch, then stop). */
-export async function main(argv: readonly string[]): Promise<number> {
-  const controller = new AbortController();
-  const stop = (signal: NodeJS.Signals) => {
-    if (controller.signal.aborted) process.exit(130);
-    process.stderr.write(`\ncleanup-temp-files: ${signal}: stopping after this batch (again to quit at once)\n`);
-    controller.abort();
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  try {
-    return await runCleanupCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), signal: controller.signal });
-  } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-  }
+/** The process entry: SIGINT/SIGTERM finish the batch, then stop. */
+export function main(argv: readonly string[]): Promise<number> {
+  return runAsProcess(runCleanupCli, argv, (signal) => `\ncleanup-temp-files: ${signal}: stopping after this batch (again to quit at once)\n`);
 }

@@ -1,6 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfiguration, oneReadableLine, parseDuration, type CliIo, type LoadedUploads } from "../cleanup/cli.js";
+import { failureWriter, loadConfigurationOrFail, runAsProcess, type CliIo } from "../cli/command.js";
+import { parseDuration } from "../cleanup/cli.js";
 import { errorLine } from "../cleanup/error-line.js";
 import { CleanupUsageError } from "../cleanup/options.js";
 import type { ExpiredExportsOptions, ExpiredExportsSummary } from "./cleanup-expired-exports.js";
@@ -49,11 +50,7 @@ const OPTIONS = {
 /** Runs `cleanup-expired-exports` with `argv` (the arguments after the subcommand); returns the exit code. */
 export async function runExportsCleanupCli(argv: readonly string[], io: CliIo): Promise<number> {
   let debug = false;
-  const fail = (code: 1 | 2, message: string, error?: unknown) => {
-    io.stderr.write(`cleanup-expired-exports: ${oneReadableLine(message)}${code === 2 ? " (see --help)" : ""}\n`);
-    if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
-    return code;
-  };
+  const fail = failureWriter("cleanup-expired-exports", io, () => debug);
   if (argv.includes("--help") || argv.includes("-h")) {
     io.stdout.write(EXPORTS_USAGE);
     return 0;
@@ -65,13 +62,8 @@ export async function runExportsCleanupCli(argv: readonly string[], io: CliIo): 
     return fail(2, errorLine(error));
   }
   debug = args.debug;
-  let loaded: LoadedUploads;
-  try {
-    loaded = await loadConfiguration(args.configPath);
-  } catch (error) {
-    if (error instanceof CleanupUsageError) return fail(2, error.message, error.cause);
-    return fail(1, `cannot load ${args.configPath}: ${errorLine(error)}`, error);
-  }
+  const loaded = await loadConfigurationOrFail(args.configPath, fail);
+  if (typeof loaded === "number") return loaded;
   try {
     const exports = (loaded.uploads as { exports?: { cleanupExpired?: (options: ExpiredExportsOptions) => Promise<ExpiredExportsSummary> } }).exports;
     if (typeof exports?.cleanupExpired !== "function") return fail(2, `${args.configPath}: uploads has no exports (an async-uploads without issue 15?)`);
@@ -115,19 +107,7 @@ function parseCommandLine(argv: readonly string[], io: CliIo) {
   return { options, configPath: resolve(io.cwd, config), json: values.json ?? false, quiet: values.quiet ?? false, debug: values.debug ?? false };
 }
 
-/** The process entry: stdio, the environment and SIGINT/SIGTERM (finish the batch, then stop). */
-export async function main(argv: readonly string[]): Promise<number> {
-  const controller = new AbortController();
-  const stop = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  try {
-    return await runExportsCleanupCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), signal: controller.signal });
-  } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-  }
+/** The process entry: SIGINT/SIGTERM finish the batch, then stop (a second one quits at once). */
+export function main(argv: readonly string[]): Promise<number> {
+  return runAsProcess(runExportsCleanupCli, argv);
 }

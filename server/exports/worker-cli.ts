@@ -1,8 +1,7 @@
 import { resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { loadConfiguration, oneReadableLine, type CliIo, type LoadedUploads } from "../cleanup/cli.js";
+import { failureWriter, loadConfigurationOrFail, runAsProcess, type CliIo } from "../cli/command.js";
 import { errorLine } from "../cleanup/error-line.js";
-import { CleanupUsageError } from "../cleanup/options.js";
 
 export const WORKER_USAGE = `Usage: async-uploads worker --config <module>
 
@@ -36,11 +35,7 @@ const OPTIONS = {
 /** Runs `async-uploads worker` until `io.signal` aborts; returns the exit code. */
 export async function runWorkerCli(argv: readonly string[], io: CliIo): Promise<number> {
   let debug = false;
-  const fail = (code: 1 | 2, message: string, error?: unknown) => {
-    io.stderr.write(`worker: ${oneReadableLine(message)}${code === 2 ? " (see --help)" : ""}\n`);
-    if (debug && error instanceof Error && error.stack) io.stderr.write(`${error.stack}\n`);
-    return code;
-  };
+  const fail = failureWriter("worker", io, () => debug);
   if (argv.includes("--help") || argv.includes("-h")) {
     io.stdout.write(WORKER_USAGE);
     return 0;
@@ -55,13 +50,8 @@ export async function runWorkerCli(argv: readonly string[], io: CliIo): Promise<
   const config = values.config || io.env.ASYNC_UPLOADS_CONFIG;
   if (!config) return fail(2, "no configuration: pass --config <module> or set ASYNC_UPLOADS_CONFIG");
   const configPath = resolve(io.cwd, config);
-  let loaded: LoadedUploads;
-  try {
-    loaded = await loadConfiguration(configPath);
-  } catch (error) {
-    if (error instanceof CleanupUsageError) return fail(2, error.message, error.cause);
-    return fail(1, `cannot load ${configPath}: ${errorLine(error)}`, error);
-  }
+  const loaded = await loadConfigurationOrFail(configPath, fail);
+  if (typeof loaded === "number") return loaded;
   try {
     if (io.signal?.aborted) return 0;
     try {
@@ -83,19 +73,7 @@ export async function runWorkerCli(argv: readonly string[], io: CliIo): Promise<
   }
 }
 
-/** The process entry: stdio, the environment, and SIGINT/SIGTERM to stop (a second one quits at once). */
-export async function main(argv: readonly string[]): Promise<number> {
-  const controller = new AbortController();
-  const stop = () => {
-    if (controller.signal.aborted) process.exit(130);
-    controller.abort();
-  };
-  process.on("SIGINT", stop);
-  process.on("SIGTERM", stop);
-  try {
-    return await runWorkerCli(argv, { stdout: process.stdout, stderr: process.stderr, env: process.env, cwd: process.cwd(), signal: controller.signal });
-  } finally {
-    process.off("SIGINT", stop);
-    process.off("SIGTERM", stop);
-  }
+/** The process entry: SIGINT/SIGTERM stop the workers (a second one quits at once). */
+export function main(argv: readonly string[]): Promise<number> {
+  return runAsProcess(runWorkerCli, argv);
 }

@@ -5,7 +5,8 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { runCleanupCli, type LoadedUploads } from "../../server/cleanup/cli";
+import type { LoadedUploads } from "../../server/cli/command";
+import { runCleanupCli } from "../../server/cleanup/cli";
 import { asyncTempFile } from "../../server/db/schema";
 import { bytes, exists, HOUR, onPostgres, rowCount, seed, useCleanupContext } from "../server/cleanup/helpers";
 
