@@ -192,9 +192,11 @@ for (const name of ["s3", "azure"] as const) {
       for (let i = 0; i < 12; i++) abandoned.push(await h.uploaded(FIELDS.small, new Uint8Array(10).fill(i), { filename: `old-${i}.bin` }));
       h.records.set("keep-1", { owner: "alice", keys: {} });
       const kept = await h.save("alice", "keep-1", FIELDS.file, await h.uploaded(FIELDS.file, PDF_BYTES));
-      // The first three deletes go through; the fourth finds the service stopped under it.
+      // The first three deletes go through; the fourth finds the service stopped under it. S3 and
+      // Azure delete a batch's keys in one deleteMany call: its first three keys go through, then the rest.
       const firstThree: Promise<unknown>[] = [];
       let stopping: Promise<void> | undefined;
+      const stop = () => (stopping ??= Promise.all(firstThree).then(() => svc.takeDown()));
       const restore = wrap(FIELDS.small, (original) => ({
         delete: async (key) => {
           if (firstThree.length < 3) {
@@ -202,10 +204,20 @@ for (const name of ["s3", "azure"] as const) {
             firstThree.push(done.catch(() => {}));
             return done;
           }
-          stopping ??= Promise.all(firstThree).then(() => svc.takeDown());
-          await stopping;
+          await stop();
           return original.delete(key);
         },
+        ...(original.deleteMany && {
+          deleteMany: async (keys: readonly string[]) => {
+            const head = keys.slice(0, 3 - firstThree.length);
+            const done = head.length > 0 ? original.deleteMany!(head) : Promise.resolve([]);
+            for (const _ of head) firstThree.push(done.catch(() => {}));
+            const failures = [...(await done)];
+            if (head.length === keys.length) return failures;
+            await stop();
+            return [...failures, ...(await original.deleteMany!(keys.slice(head.length)))];
+          },
+        }),
       }));
       const later = () => new Date(Date.now() + DAY_AND_AN_HOUR);
       let first: CleanupSummary | undefined;
