@@ -4,7 +4,7 @@ import { commitInTransaction, type Save } from "./commit/transaction.js";
 import type { Database } from "./db/database.js";
 import { DEFAULT_TEMP_PREFIX, normalizePrefix } from "./keys.js";
 import { Exports } from "./exports/exports.js";
-import type { ExportsOptions } from "./exports/types.js";
+import type { AsyncUploadsExports, ExportsOptions } from "./exports/types.js";
 import { createLiveChannel, type LiveChannel, type LiveOptions } from "./live/live-channel.js";
 import { findPendingUpload, type PendingUpload, type PendingUploadQuery } from "./pending-upload.js";
 import { JobEngine } from "./processing/job-engine.js";
@@ -90,7 +90,7 @@ export interface AsyncUploads {
   /** The live channel: publishing, topic tokens, snapshot providers. */
   live: LiveChannel;
   /** Exports: `register` types at start-up, `request` one, signed `link`s (README "Exports"). */
-  exports: Exports;
+  exports: AsyncUploadsExports;
   /**
    * Starts what runs in the background: pg-boss and the processing worker, when a field declares
    * `processing` steps (nothing otherwise). Call it once at start-up, after registering the fields.

@@ -10,9 +10,9 @@ export { DatabaseInUseError } from "./db/directory-lock.js";
 export { MIGRATIONS_FOLDER, MIGRATIONS_TABLE, migrateAsyncUploads, type MigrateOptions } from "./db/migrate.js";
 export { asyncTempFile, type AsyncTempFile } from "./db/schema.js";
 export { AsyncUploadsError } from "./errors.js";
-export type { Exports } from "./exports/exports.js";
 export {
   ExportCriteriaError,
+  type AsyncUploadsExports,
   type ExportDefinition,
   type ExportOutput,
   type ExportReadyContext,

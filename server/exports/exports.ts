@@ -17,7 +17,7 @@ import { prepareHotQueries } from "./hot-queries.js";
 import { ExportRegistry } from "./registry.js";
 import { checkRequest, queueExport, streamNow } from "./request.js";
 import { summaryOf, type Publish } from "./state.js";
-import type { ExportDefinition, ExportRequest, ExportRequestResult, ExportsOptions, ResolvedExport } from "./types.js";
+import type { AsyncUploadsExports, ExportDefinition, ExportRequest, ExportRequestResult, ExportsOptions, ResolvedExport } from "./types.js";
 import { startExportWorker } from "./worker.js";
 
 /** Storage keys of export files: `async-exports/<id>/<attempt>.<retry>` (never chosen by a request). */
@@ -48,7 +48,7 @@ export interface ExportsDeps {
  * Exports of one `createAsyncUploads` (`uploads.exports`): the registered types, requests, the
  * person's own exports (list, cancel, retry, clear, download), signed links and the worker.
  */
-export class Exports {
+export class Exports implements AsyncUploadsExports {
   readonly registry: ExportRegistry;
   readonly #deps: ExportsDeps;
   readonly #publish: Publish;

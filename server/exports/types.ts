@@ -1,6 +1,7 @@
 import type { ExportSummary } from "../../shared/exports.js";
 import type { Database } from "../db/types.js";
 import type { StorageDriver } from "../storage/types.js";
+import type { ExpiredExportsOptions, ExpiredExportsSummary } from "./cleanup-expired-exports.js";
 
 /**
  * Thrown by an export's `criteria()` when the input is not acceptable: `POST {base}/exports` answers
@@ -142,4 +143,31 @@ export interface ExportRequest {
   principal: string;
   /** The app's transaction: the row and the job are written in it (and vanish if it rolls back). */
   tx?: Database;
+}
+
+/**
+ * `uploads.exports`: what an app calls. (The class behind it also serves the routes and the worker;
+ * its declaration names pg-boss's types, which an app without pg-boss installed cannot resolve.)
+ */
+export interface AsyncUploadsExports {
+  /** Registers an export type at start-up (see README "Exports"). */
+  register<C>(id: string, definition: ExportDefinition<C>): void;
+  /** Serves the file now, or queues the export (its row and job in one transaction, the app's `tx` when given). */
+  request(request: ExportRequest): Promise<ExportRequestResult>;
+  /** The principal's exports, newest first (at most 100). */
+  list(principal: string): Promise<ExportSummary[]>;
+  /** One of the principal's exports; 404 for an unknown id or another principal's. */
+  get(id: string, principal: string): Promise<ExportSummary>;
+  /** Cancels a queued or running export (the worker's `signal` aborts, on whatever instance). */
+  cancel(id: string, principal: string): Promise<ExportSummary>;
+  /** Queues a failed or cancelled export again (409 `not_retryable` otherwise). */
+  retry(id: string, principal: string): Promise<ExportSummary>;
+  /** Removes an export and its file (a queued or running one is cancelled first). */
+  clear(id: string, principal: string): Promise<void>;
+  /** A signed link path `{baseUrl}/e/<token>` to export `id`: its requester's only, or anyone's with `general`. */
+  link(id: string, options?: { general?: boolean; lifetimeSeconds?: number }): Promise<string>;
+  /** The topic token that lets `principal`'s stream follow export `id`. */
+  topicToken(id: string, principal: string): string;
+  /** Removes the files of exports expired more than the leeway ago and marks them expired (`cleanup-expired-exports`). */
+  cleanupExpired(options?: ExpiredExportsOptions): Promise<ExpiredExportsSummary>;
 }
