@@ -1,6 +1,6 @@
-import { sql } from "drizzle-orm";
 import type { PgBoss } from "pg-boss";
 import type { Database } from "../db/types.js";
+import { sendInTransaction } from "../processing/send-in-transaction.js";
 import type { ResolvedExport } from "./types.js";
 
 /** The queue of export jobs: one job per queued attempt of one export. */
@@ -22,14 +22,9 @@ export interface ExportJob {
 export const EXPORT_HEARTBEAT_SECONDS = 10;
 
 /** Sends an export job inside the caller's drizzle transaction: the job exists exactly when the row's change commits. */
-export async function sendExportJob(boss: PgBoss, tx: Database, job: ExportJob, definition: ResolvedExport): Promise<void> {
-  const { fromDrizzle } = await import("pg-boss");
-  await boss.send(EXPORT_QUEUE, job, {
-    db: fromDrizzle(tx as unknown as Parameters<typeof fromDrizzle>[0], sql),
+export function sendExportJob(boss: PgBoss, tx: Database, job: ExportJob, definition: ResolvedExport): Promise<void> {
+  return sendInTransaction(boss, tx, EXPORT_QUEUE, job, {
     retryLimit: definition.retryLimit,
-    retryDelay: 1,
-    retryBackoff: true,
-    retryDelayMax: 60,
     expireInSeconds: Math.ceil(definition.timeoutSeconds),
     heartbeatSeconds: EXPORT_HEARTBEAT_SECONDS,
     deadLetter: FAILED_EXPORT_QUEUE,

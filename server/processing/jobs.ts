@@ -1,7 +1,7 @@
-import { sql } from "drizzle-orm";
 import type { PgBoss } from "pg-boss";
 import { VERIFY_STEP } from "../../shared/processing.js";
 import type { Database } from "../db/types.js";
+import { sendInTransaction } from "./send-in-transaction.js";
 import type { Field } from "../registry.js";
 import { DEFAULT_STEP_RETRY_LIMIT, DEFAULT_STEP_TIMEOUT_SECONDS } from "./steps.js";
 import type { ResolvedStep } from "./types.js";
@@ -37,18 +37,10 @@ export function stepsOf(field: Field, verify: (field: Field) => ResolvedStep["ru
   return [builtIn, ...field.processing];
 }
 
-/**
- * Sends a step job inside the caller's drizzle transaction (`fromDrizzle(tx, sql)`): the job exists
- * exactly when the state change written in `tx` commits, so a rolled-back request leaves no job.
- */
-export async function sendStepJob(boss: PgBoss, tx: Database, job: StepJob, step: ResolvedStep): Promise<void> {
-  const { fromDrizzle } = await import("pg-boss");
-  await boss.send(STEP_QUEUE, job, {
-    db: fromDrizzle(tx as unknown as Parameters<typeof fromDrizzle>[0], sql),
+/** Sends a step job inside the caller's drizzle transaction: a rolled-back request leaves no job. */
+export function sendStepJob(boss: PgBoss, tx: Database, job: StepJob, step: ResolvedStep): Promise<void> {
+  return sendInTransaction(boss, tx, STEP_QUEUE, job, {
     retryLimit: step.retryLimit,
-    retryDelay: 1,
-    retryBackoff: true,
-    retryDelayMax: 60,
     expireInSeconds: Math.ceil(step.timeoutSeconds) + EXPIRY_MARGIN_SECONDS,
     deadLetter: FAILED_STEP_QUEUE,
   });
