@@ -23,6 +23,9 @@ type Waiting = { -readonly [K in keyof Upload]: Upload[K] };
 
 let lastWaitingId = 0;
 
+/** How often progress alone is drawn (each bar's width transition takes 200 ms). */
+const PROGRESS_RENDER_MS = 250;
+
 /** The element: where uploads are asked for (read when each starts), and whether it holds several files. */
 export type UploadListHost = ReactiveControllerHost & HTMLElement & UploadSettings & { multiple: boolean };
 
@@ -58,6 +61,8 @@ export class UploadList implements ReactiveController {
   /** Files added while the engine loads, handed to it in order once it has. */
   readonly #waiting = new Set<UploadEntry>();
   #processing?: Promise<ProcessingController | null>;
+  #frameRequested = false;
+  #renderTimer?: ReturnType<typeof setTimeout>;
 
   constructor(host: UploadListHost, options: UploadListOptions) {
     this.#host = host;
@@ -169,6 +174,31 @@ export class UploadList implements ReactiveController {
     this.#host.requestUpdate();
   };
 
+  /**
+   * Renders the uploads' changes once per frame rather than once per change (several uploads each
+   * report every status step), and progress alone at most every `PROGRESS_RENDER_MS`: each width change
+   * of a bar starts its transition, and a bar redrawn 60 times a second kept the page's main thread
+   * busy for half of a large upload. A hidden page, which has no frames, renders every 100 ms. Events
+   * and announcements are not delayed.
+   */
+  #renderSoon(progressOnly: boolean): void {
+    if (progressOnly) {
+      this.#renderTimer ??= setTimeout(this.#render, PROGRESS_RENDER_MS);
+    } else if (!this.#frameRequested) {
+      this.#frameRequested = true;
+      requestAnimationFrame(this.#render);
+      setTimeout(this.#render, 100);
+    }
+  }
+
+  #render = (): void => {
+    if (!this.#frameRequested && this.#renderTimer === undefined) return;
+    this.#frameRequested = false;
+    clearTimeout(this.#renderTimer);
+    this.#renderTimer = undefined;
+    this.#host.requestUpdate();
+  };
+
   #show(entries: readonly Entry[]): void {
     this.entries = entries;
     this.#host.requestUpdate();
@@ -245,7 +275,7 @@ export class UploadList implements ReactiveController {
   #onUploadChange(upload: Upload, previous: UploadStatus): void {
     const entry = this.entries.find((candidate): candidate is UploadEntry => candidate.kind === "upload" && candidate.upload === upload);
     if (!entry || upload.status === "canceled") return;
-    this.#host.requestUpdate();
+    this.#renderSoon(upload.status === "uploading" && previous === "uploading");
     const { id, file } = upload;
     const host = this.#host;
     if (upload.status === "requesting") {

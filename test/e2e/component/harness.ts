@@ -61,7 +61,7 @@ export async function startComponentServer(backend: Backend, overrides: Partial<
   });
   const accept = ACCEPT.split(", ");
   uploads.registry.register(FIELDS.single, { maxSize: MAX_SIZE, accept });
-  uploads.registry.register(FIELDS.multiple, { maxSize: MAX_SIZE, accept, multiple: true, maxFiles: 4 });
+  uploads.registry.register(FIELDS.multiple, { maxSize: MAX_SIZE, accept, multiple: true, maxFiles: 7 });
 
   const pages = new Map<string, string>();
   const submissions: ComponentServer["submissions"] = [];

@@ -285,27 +285,28 @@ export function describeComponent(backend: Backend): void {
       expect(errors).toEqual([]);
     });
 
-    it("uploads several files in parallel, at most 3 at a time, and saves them all", async () => {
-      const { page, errors } = await open(formWith('multiple max-files="4"', FIELDS.multiple, "files"));
+    it("uploads several files in parallel, at most 6 at a time, and saves them all", async () => {
+      const { page, errors } = await open(formWith('multiple max-files="7"', FIELDS.multiple, "files"));
       const hold = await holdStorageUploads(page, session.server.url);
-      const files = [pngFile("a.png"), textFile("b.txt"), textFile("c.txt"), textFile("d.txt")];
+      const names = ["a.png", "b.txt", "c.txt", "d.txt", "e.txt", "f.txt", "g.txt"];
+      const files = names.map((name) => (name.endsWith(".png") ? pngFile(name) : textFile(name)));
       await chooseFiles(page, INPUT, files);
       await page.waitForFunction(() => true);
-      // Three uploads start within moments on an idle machine; a loaded one may need seconds.
-      await expect.poll(() => hold.count(), { timeout: 15_000 }).toBe(3);
+      // Six uploads start within moments on an idle machine; a loaded one may need seconds.
+      await expect.poll(() => hold.count(), { timeout: 15_000 }).toBe(6);
       await page.waitForTimeout(200);
-      expect(hold.count()).toBe(3);
+      expect(hold.count()).toBe(6);
       await hold.release();
-      await waitForRows(page, INPUT, 4);
+      await waitForRows(page, INPUT, 7);
       const keys = await formValues(page, "files");
-      expect(keys.map((key) => key.slice(key.lastIndexOf("/") + 1))).toEqual(["a.png", "b.txt", "c.txt", "d.txt"]);
-      expect(new Set(keys).size).toBe(4);
+      expect(keys.map((key) => key.slice(key.lastIndexOf("/") + 1))).toEqual(names);
+      expect(new Set(keys).size).toBe(7);
 
-      await chooseFiles(page, INPUT, [textFile("e.txt")]);
-      expect(await shadowText(page, INPUT)).toContain("At most 4 files can be added; 1 was left out.");
+      await chooseFiles(page, INPUT, [textFile("h.txt")]);
+      expect(await shadowText(page, INPUT)).toContain("At most 7 files can be added; 1 was left out.");
       await Promise.all([page.waitForURL(/\/submit$/), page.getByRole("button", { name: "Save" }).click()]);
       const saved = JSON.parse((await page.locator("#saved").textContent()) ?? "{}");
-      expect(saved.files).toHaveLength(4);
+      expect(saved.files).toHaveLength(7);
       expect(errors).toEqual([]);
     });
   });
