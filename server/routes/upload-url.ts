@@ -1,5 +1,4 @@
 import { Hono } from "hono";
-import { validator } from "hono/validator";
 import { extensionOf, matchesAccept } from "../../shared/accept.js";
 import { formatBytes } from "../../shared/format-bytes.js";
 import type { MultipartUploadUrlResponse } from "../../shared/multipart.js";
@@ -19,6 +18,7 @@ import { mountPointOf, urlContextFor, type RouteDeps, type RoutesEnv } from "./d
 import { insertWithinPendingLimits, type PendingRow } from "./pending-insert.js";
 import { limitsFor, refuseFileOverPendingLimits, refuseOverPendingLimits, type PendingLimits } from "./pending-limits.js";
 import { parseBody, requirePrincipal, sameOriginJson, smallBody } from "./guards.js";
+import { readJsonBody } from "./json-body.js";
 
 /** A file's request that passed its field's checks. */
 interface CheckedFile {
@@ -36,11 +36,11 @@ interface Issued {
 const MAX_BATCH_BODY_BYTES = 64 * 1024;
 
 /** One file's body, or a batch (`{files: [...]}`), each validated with its shared schema. */
-const uploadUrlBody = validator("json", (value: unknown) =>
-  typeof value === "object" && value !== null && "files" in value
+function parseUploadUrlBody(value: unknown) {
+  return typeof value === "object" && value !== null && "files" in value
     ? parseBody(uploadUrlBatchRequestSchema, value)
-    : parseBody(uploadUrlRequestSchema, value),
-);
+    : parseBody(uploadUrlRequestSchema, value);
+}
 
 /**
  * `POST {base}/upload-url`: checks each file against its field, then issues either a single upload
@@ -52,8 +52,8 @@ const uploadUrlBody = validator("json", (value: unknown) =>
 export function uploadUrlRoutes(deps: RouteDeps): Hono<RoutesEnv> {
   const app = new Hono<RoutesEnv>();
 
-  app.post("/", sameOriginJson(deps.allowedOrigins), smallBody(MAX_BATCH_BODY_BYTES), uploadUrlBody, async (c) => {
-    const body = c.req.valid("json");
+  app.post("/", sameOriginJson(deps.allowedOrigins), smallBody(MAX_BATCH_BODY_BYTES), async (c) => {
+    const body = parseUploadUrlBody(await readJsonBody(c, MAX_BATCH_BODY_BYTES));
     const principal = await requirePrincipal(c, deps.getPrincipal);
     const batch = "files" in body;
     const files = batch ? await filesAccepting(deps, body.files, principal) : [await fileAccepting(deps, body, principal)];
