@@ -1,4 +1,4 @@
-import { build, type BuildOptions } from "esbuild";
+import { build, type BuildOptions, type Plugin } from "esbuild";
 import { mkdir, rm, writeFile } from "node:fs/promises";
 import { dirname, join, relative, sep } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -22,8 +22,8 @@ const NO_LIT = ["lit", "lit/*", "@lit/*", "lit-html", "lit-html/*", "lit-element
  * bundles, which import it by relative URL: serve the whole folder.
  */
 export const BUNDLES = {
-  "async-file-input.js": { entry: "index.ts", external: [] as string[] },
-  "async-file-input.no-lit.js": { entry: "index.ts", external: NO_LIT },
+  "async-file-input.js": { entry: "async-file-input/bundle-entry.ts", external: [] as string[] },
+  "async-file-input.no-lit.js": { entry: "async-file-input/bundle-entry.ts", external: NO_LIT },
   "async-download-centre.js": { entry: "download-centre/index.ts", external: [] as string[] },
   "async-download-centre.no-lit.js": { entry: "download-centre/index.ts", external: NO_LIT },
 } as const;
@@ -55,7 +55,11 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Cli
     // Every browser with form-associated custom elements (Chrome 77, Firefox 98, Safari 16.4) runs ES2022.
     target: "es2022",
     minify: true,
-    legalComments: "eof",
+    // Module scripts are always read as UTF-8: "…" need not be written "\u2026".
+    charset: "utf8",
+    // The licences of what is bundled (Lit's) go to a file beside each bundle (`<name>.LEGAL.txt`, shipped
+    // with them), which a comment at the end names: the notices are kept, the bytes every page loads are not.
+    legalComments: "linked",
     tsconfig: join(root, "tsconfig.json"),
     sourcemap: write && sourcemap ? "linked" : false,
     write: false,
@@ -69,7 +73,12 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Cli
   const outputs = await Promise.all(
     (Object.keys(BUNDLES) as BundleName[]).map(async (name) => {
       const { entry, external } = BUNDLES[name];
-      const result = await build({ ...shared, entryPoints: { [name.replace(/\.js$/, "")]: join(here, entry) }, external: [...external] });
+      const result = await build({
+        ...shared,
+        entryPoints: { [name.replace(/\.js$/, "")]: join(here, entry) },
+        external: [...external],
+        plugins: [...shared.plugins!, ...(entry === BUNDLES["async-file-input.js"].entry ? [shareWithElement(name)] : [])],
+      });
       const files = result.outputFiles ?? [];
       if (!files.some((file) => relative(outdir, file.path) === name)) throw new Error(`[build:client] esbuild produced no ${name}`);
       return files;
@@ -88,6 +97,39 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Cli
     if (!name.endsWith(".map")) files[name] = file.contents;
   }
   return files as ClientFiles;
+}
+
+/** The modules only the file list's chunk (`async-file-input/file-list.ts`) reaches, Lit's directives included. */
+const CHUNK_ONLY = /[\\/](client[\\/]async-file-input[\\/](file-list|file-list\.styles|file-row|upload-list)\.ts|node_modules[\\/]lit(-html)?[\\/](directive|directive-helpers|directives[\\/][\w-]+)\.js)$/;
+
+/** What such a chunk takes from the element's file: Lit's core, the strings (a live binding) and the event classes. */
+const FROM_ELEMENT = /[\\/](client[\\/]async-file-input[\\/](strings|events)\.ts|node_modules[\\/](lit[\\/]index|lit-html[\\/]lit-html)\.js)$/;
+
+/**
+ * esbuild moves code that an entry and one of its `import()` chunks both use into a third chunk, which
+ * the entry then imports up front: the element's file would load Lit and the strings from a chunk. The
+ * file list's chunk instead imports them from the element's file itself (`../async-file-input.js`,
+ * which exports them, see `bundle-entry.ts`), already loaded by the time it is imported: one copy of
+ * each. Without Lit inside, Lit stays the app's `lit` import as elsewhere.
+ */
+function shareWithElement(bundle: string): Plugin {
+  const again = Symbol("resolving");
+  return {
+    name: "share-with-element",
+    setup(build) {
+      build.onResolve({ filter: /.*/ }, async (args) => {
+        if (args.pluginData === again || !CHUNK_ONLY.test(args.importer)) return undefined;
+        const { path, external, errors } = await build.resolve(args.path, {
+          kind: args.kind,
+          importer: args.importer,
+          resolveDir: args.resolveDir,
+          pluginData: again,
+        });
+        if (errors.length || external || !FROM_ELEMENT.test(path)) return undefined;
+        return { path: `../${bundle}`, external: true };
+      });
+    },
+  };
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

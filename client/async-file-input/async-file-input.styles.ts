@@ -1,5 +1,10 @@
 import { css } from "lit";
 
+/**
+ * What the element looks like before it holds a file: the drop zone, the messages, the custom properties.
+ * The file rows' styles (`file-list.styles.ts`) come with the file list's chunk, which adds them to the
+ * shadow root before the first row renders.
+ */
 export const styles = css`
   /* Light or dark as the page's color-scheme says (light unless it declares dark): the OS preference alone
      would turn the element dark on a white page. Browsers without light-dark() inherit the page's colours. */
@@ -85,8 +90,7 @@ export const styles = css`
   .choose:focus-visible {
     outline: none;
   }
-  .hint,
-  .details {
+  .hint {
     color: var(--async-file-input-muted-color);
     font-size: 0.875em;
   }
@@ -101,56 +105,6 @@ export const styles = css`
   .message {
     margin-top: 0.5rem;
   }
-  .file {
-    display: flex;
-    flex-wrap: wrap;
-    align-items: center;
-    gap: 0.5rem 0.75rem;
-    padding: 0.5rem 0.75rem;
-    border: 1px solid var(--async-file-input-border-color);
-    border-radius: var(--async-file-input-radius);
-    background: var(--async-file-input-background);
-  }
-  .thumb {
-    display: grid;
-    place-items: center;
-    flex: none;
-    width: 2.5rem;
-    height: 2.5rem;
-    border-radius: calc(var(--async-file-input-radius) / 2);
-    background: var(--async-file-input-track-color);
-    color: var(--async-file-input-muted-color);
-    object-fit: cover;
-  }
-  .thumb svg {
-    width: 1.25rem;
-    height: 1.25rem;
-  }
-  .info {
-    display: grid;
-    flex: 1 1 12rem;
-    gap: 0.125rem;
-    min-width: 0;
-  }
-  .name {
-    font-weight: 600;
-    overflow-wrap: anywhere;
-  }
-  a {
-    color: var(--async-file-input-accent);
-  }
-  .done .details {
-    color: var(--async-file-input-success-color);
-  }
-  .checking .details {
-    color: var(--async-file-input-muted-color);
-  }
-  .invalid {
-    border-color: var(--async-file-input-danger-color);
-  }
-  .invalid .details {
-    color: var(--async-file-input-danger-color);
-  }
   .error,
   .message {
     color: var(--async-file-input-danger-color);
@@ -158,34 +112,6 @@ export const styles = css`
   }
   .message p {
     margin: 0;
-  }
-  .progress {
-    height: 0.375rem;
-    margin-top: 0.25rem;
-    overflow: hidden;
-    border-radius: 1rem;
-    background: var(--async-file-input-track-color);
-  }
-  .bar {
-    height: 100%;
-    background: var(--async-file-input-accent);
-    transition: width 0.2s;
-  }
-  .actions {
-    display: flex;
-    gap: 0.5rem;
-    margin-left: auto;
-  }
-  .action {
-    min-height: 2rem;
-    padding: 0.25rem 0.75rem;
-    border: 1px solid var(--async-file-input-border-color);
-    border-radius: calc(var(--async-file-input-radius) / 1.5);
-    background: transparent;
-    font-size: 0.875em;
-  }
-  .action:not(:disabled):hover {
-    background: var(--async-file-input-hover-background);
   }
   .visually-hidden {
     position: absolute;
@@ -195,19 +121,7 @@ export const styles = css`
     clip-path: inset(50%);
     white-space: nowrap;
   }
-  @media (prefers-reduced-motion: reduce) {
-    .bar {
-      transition: none;
-    }
-  }
   @media (forced-colors: active) {
-    .progress {
-      border: 1px solid CanvasText;
-    }
-    .bar {
-      background: Highlight;
-      forced-color-adjust: none;
-    }
     .drop-zone.dragging {
       border-color: Highlight;
     }

@@ -1,13 +1,13 @@
 import { LitElement, html, nothing, svg, type PropertyDeclarations, type PropertyValues, type TemplateResult } from "lit";
-import { repeat } from "lit/directives/repeat.js";
 import { styles } from "./async-file-input.styles.js";
 import { AsyncUploadErrorEvent } from "./events.js";
 import { DropController } from "./drop-controller.js";
 import { FormControl } from "./form-control.js";
 import { parseAccept, sortSelection } from "./file-checks.js";
-import { renderFileRow, storedEntry, type Entry, type RowAction, type StoredFile } from "./file-row.js";
+import type { Entry, RowAction, StoredFile } from "./file-row.js";
+import { LazyFileList } from "./lazy-file-list.js";
 import { onStringsChange, strings } from "./strings.js";
-import { UploadList, type SavedFile } from "./upload-list.js";
+import type { SavedFile } from "./upload-list.js";
 import { applyValidity } from "./validity.js";
 
 const uploadIcon = svg`<svg viewBox="0 0 24 24" fill="none" stroke="currentColor" stroke-width="2" stroke-linecap="round" aria-hidden="true"><path d="M12 15V4m-5 5 5-5 5 5M4 15v4h16v-4"/></svg>`;
@@ -133,7 +133,7 @@ export class AsyncFileInput extends FormControl {
     disabled: () => this.isDisabled,
     take: (files, folders) => this.#addFiles(files, folders),
   });
-  readonly #files = new UploadList(this, {
+  readonly #files = new LazyFileList(this, {
     announce: (text) => this.#announce(text),
     changed: (byPerson) => {
       this.#dirty ||= byPerson;
@@ -155,7 +155,7 @@ export class AsyncFileInput extends FormControl {
   }
   set value(key: string) {
     this.#dirty = true;
-    this.#files.set(key ? [storedEntry({ key })] : []);
+    this.#files.set(key ? [{ key }] : []);
     this.#syncForm();
   }
   /** Every key in the form value. */
@@ -189,7 +189,7 @@ export class AsyncFileInput extends FormControl {
     try {
       const files = JSON.parse(saved) as SavedFile[];
       this.#dirty = true;
-      this.#files.set(files.map((file) => storedEntry({ key: file.key, filename: file.name, size: file.size })));
+      this.#files.set(files.map((file) => ({ key: file.key, filename: file.name, size: file.size })));
       this.#syncForm();
     } catch {
       // A state written by an older version of this element: keep the defaults.
@@ -207,7 +207,7 @@ export class AsyncFileInput extends FormControl {
 
   protected override render(): TemplateResult {
     const disabled = this.isDisabled;
-    const entries = this.#files.entries;
+    const count = this.#files.count;
     // The server's error describes the files the page came with, so it goes once the person changes them.
     const messages = this.#dirty || !this.error ? this.messages : [this.error];
     const label = [...(this.internals.labels ?? [])].map((node) => node.textContent?.trim()).filter(Boolean).join(" ");
@@ -216,7 +216,7 @@ export class AsyncFileInput extends FormControl {
     return html`<div part="base" class="base">
       <input type="file" hidden tabindex="-1" accept=${this.accept || nothing} ?multiple=${this.multiple}
         @change=${this.#onInputChange} />
-      ${this.multiple || entries.length === 0
+      ${this.multiple || count === 0
         ? html`<div part="drop-zone" class="drop-zone ${this.#drop.dragging ? "dragging" : ""} ${disabled ? "disabled" : ""}"
             @click=${this.#choose}>
             ${uploadIcon}
@@ -225,13 +225,7 @@ export class AsyncFileInput extends FormControl {
             <span class="hint" id="hint"><slot name="hint">${strings.constraints(limits)}</slot></span>
           </div>`
         : nothing}
-      ${entries.length
-        ? html`<ul part="file-list" class="files" role="list">
-            ${repeat(entries, (entry) => entry.id, (entry) =>
-              renderFileRow(entry, { disabled, replaceable: !this.multiple, onAction: this.#onAction, onPreviewEnd: this.#files.previewEnded }),
-            )}
-          </ul>`
-        : nothing}
+      ${count ? this.#files.render({ disabled, replaceable: !this.multiple, onAction: this.#onAction }) : nothing}
       ${messages.length
         ? html`<div part="message" class="message">${messages.map((message) => html`<p>${message}</p>`)}</div>`
         : nothing}
@@ -259,7 +253,7 @@ export class AsyncFileInput extends FormControl {
       accept: parseAccept(this.accept),
       maxSize: this.maxSize,
       multiple: this.multiple,
-      room: this.multiple ? Math.max(0, this.maxFiles - this.#files.entries.length) : 1,
+      room: this.multiple ? Math.max(0, this.maxFiles - this.#files.count) : 1,
       maxFiles: this.maxFiles,
     });
     for (const refusal of refusals) {
@@ -295,12 +289,12 @@ export class AsyncFileInput extends FormControl {
     this.announcement = text === this.announcement ? `${text}\u00a0` : text;
   }
 
-  #defaultEntries(): Entry[] {
+  #defaultEntries(): StoredFile[] {
     const { defaultValue: key, filename, size, downloadUrl } = this;
     // Lit turns JSON that does not parse into null; anything but a list of files with keys is left out.
     const stored = Array.isArray(this.storedFiles) ? this.storedFiles : [];
     const files = key ? [{ key, filename, size, downloadUrl }, ...stored] : stored;
-    return files.filter((file) => typeof file?.key === "string" && file.key !== "").map(storedEntry);
+    return files.filter((file) => typeof file?.key === "string" && file.key !== "");
   }
 }
 
