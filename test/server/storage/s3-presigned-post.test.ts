@@ -1,5 +1,5 @@
 import { S3Client } from "@aws-sdk/client-s3";
-import { createPresignedPost as sdkCreatePresignedPost } from "@aws-sdk/s3-presigned-post";
+import { createPresignedPost as sdkCreatePresignedPost, type PresignedPostOptions } from "@aws-sdk/s3-presigned-post";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { createPresignedPost } from "../../../server/storage/s3-presigned-post";
 
@@ -9,12 +9,12 @@ const pathStyle = () =>
 const virtualHosted = () =>
   new S3Client({ region: "us-west-2", credentials: { accessKeyId: "ASIAEXAMPLE", secretAccessKey: "secret/with+chars", sessionToken: "session-token==" } });
 
-const request = (key: string, contentType = "image/jpeg", size = 2_345_678) => ({
+const request = (key: string, contentType = "image/jpeg", size = 2_345_678): PresignedPostOptions => ({
   Bucket: "uploads",
   Key: key,
   Expires: 900,
   Fields: { "Content-Type": contentType },
-  Conditions: [["eq", "$Content-Type", contentType], ["content-length-range", size, size]] as Array<[string, string, string] | [string, number, number]>,
+  Conditions: [["eq", "$Content-Type", contentType], ["content-length-range", size, size]],
 });
 
 describe("createPresignedPost (ours) gives what @aws-sdk/s3-presigned-post gives", () => {
