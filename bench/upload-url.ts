@@ -120,12 +120,12 @@ await runBench(async ({ quick }) => {
         // JIT and connection pools warm up once; later rounds start straight away.
         if (round === 0) await load(target, warmupSeconds);
         if (target.inserts) {
-          await settle();
+          await settle(database);
           await database.truncate();
         }
         const result = await load(target, seconds);
         if (target.inserts) {
-          await settle();
+          await settle(database);
           const rows = await database.count();
           const ok = result["2xx"];
           if (rows < ok || rows > ok + CONNECTIONS) throw new Error(`${target.name}: ${ok} answers 201 but ${rows} rows`);
@@ -234,7 +234,14 @@ await runBench(async ({ quick }) => {
   }
 });
 
-/** Requests still in flight when autocannon stops may reach the database a moment later. */
-function settle(): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, 300));
+/**
+ * Requests still in flight when autocannon stops may reach the database a moment later (seconds later
+ * on a loaded machine): waits until the row count stops changing.
+ */
+async function settle(database: { count(): Promise<number> }): Promise<void> {
+  let last = -1;
+  for (let rows = await database.count(); rows !== last; rows = await database.count()) {
+    last = rows;
+    await new Promise((resolve) => setTimeout(resolve, 300));
+  }
 }
