@@ -1,12 +1,12 @@
 import { createHash, randomBytes } from "node:crypto";
 import { link, mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises";
 import { dirname, isAbsolute, resolve, sep } from "node:path";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
+import { Readable } from "node:stream";
 import { driverError } from "./driver-error.js";
 import { streamToFile } from "./filesystem-stream.js";
 import { filesystemChunks, type FilesystemChunks } from "./filesystem-chunks.js";
 import { FilesystemError, isCode } from "./filesystem-error.js";
+import { writeNewFile } from "./filesystem-write.js";
 import type { StorageDriver, UploadBody } from "./types.js";
 
 export { FilesystemError, type FilesystemErrorKind } from "./filesystem-error.js";
@@ -94,40 +94,7 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
     },
 
     async write(key, body, { size }) {
-      const path = pathOf(key);
-      if (!Number.isSafeInteger(size) || size < 0) throw new Error(`[filesystem] write: invalid size ${size}`);
-      const partial = `${path}.partial-${randomBytes(8).toString("hex")}`;
-      // A Node stream as is (the fs route's request body): Readable.from would iterate it, a promise per chunk.
-      const source = body instanceof Readable ? body : Readable.from(body as AsyncIterable<Uint8Array> | Iterable<Uint8Array>, { objectMode: false });
-      let received = 0;
-      const counter = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          received += chunk.length;
-          if (received > size) {
-            callback(new FilesystemError("too_large", `The file is larger than the declared ${size} bytes.`));
-          } else callback(null, chunk);
-        },
-      });
-      try {
-        // Fail fast rather than after receiving the whole body; the link below is what guarantees it.
-        if (await exists(path)) throw alreadyExists();
-        const file = await openExclusive(partial);
-        // https://nodejs.org/api/stream.html#streampipelinesource-transforms-destination-options
-        await pipeline(source, counter, file.createWriteStream());
-        if (received < size) {
-          throw new FilesystemError("too_short", `The file is shorter than declared: ${received} of ${size} bytes arrived.`);
-        }
-        // https://nodejs.org/api/fs.html#fspromiseslinkexistingpath-newpath — EEXIST instead of overwriting.
-        await link(partial, path);
-      } catch (error) {
-        source.destroy();
-        await unlink(partial).catch(() => {});
-        await pruneEmptyParents(path);
-        if (isCode(error, "EEXIST")) throw alreadyExists();
-        if (error instanceof FilesystemError) throw error;
-        throw fail("write", error, `"${key}"`);
-      }
-      await unlink(partial);
+      await writeNewFile(pathOf(key), key, body, size, pruneEmptyParents);
     },
 
     async writeStream(key, body, options) {
@@ -256,27 +223,11 @@ function keyProblem(key: string): string | null {
   return null;
 }
 
-/** Opens a new file for writing, creating its directory; retried because a concurrent delete may prune it. */
-async function openExclusive(path: string) {
-  for (let attempt = 1; ; attempt++) {
-    await mkdir(dirname(path), { recursive: true });
-    try {
-      return await open(path, "wx");
-    } catch (error) {
-      if (!isCode(error, "ENOENT") || attempt === 3) throw error;
-    }
-  }
-}
-
 async function exists(path: string): Promise<boolean> {
   return stat(path).then(
     () => true,
     (error: unknown) => (isNotFound(error) ? false : Promise.reject(error)),
   );
-}
-
-function alreadyExists(): FilesystemError {
-  return new FilesystemError("already_exists", "A file is already stored under this name; it is never overwritten.");
 }
 
 /** ENOTDIR: a path component is a file, so the key cannot name a file either. */
