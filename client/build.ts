@@ -110,13 +110,19 @@ const FROM_ELEMENT = /[\\/](client[\\/]async-file-input[\\/](strings|events)\.ts
  * the entry then imports up front: the element's file would load Lit and the strings from a chunk. The
  * file list's chunk instead imports them from the element's file itself (`../async-file-input.js`,
  * which exports them, see `bundle-entry.ts`), already loaded by the time it is imported: one copy of
- * each. Without Lit inside, Lit stays the app's `lit` import as elsewhere.
+ * each. Without Lit inside, Lit stays the app's `lit` import as elsewhere. The rows' strings
+ * (`row-strings.ts`) are left out of the element's file: the chunk brings them.
  */
 function shareWithElement(bundle: string): Plugin {
   const again = Symbol("resolving");
   return {
     name: "share-with-element",
     setup(build) {
+      // The rows' strings come with the chunk (`addDefaultStrings`), not in the element's file.
+      build.onResolve({ filter: /[\\/]row-strings\.js$/ }, (args) =>
+        /[\\/]client[\\/]async-file-input[\\/]strings\.ts$/.test(args.importer) ? { path: "row-strings", namespace: "empty" } : undefined,
+      );
+      build.onLoad({ filter: /.*/, namespace: "empty" }, () => ({ contents: "export const rowStrings = {};", loader: "js" }));
       build.onResolve({ filter: /.*/ }, async (args) => {
         if (args.pluginData === again || !CHUNK_ONLY.test(args.importer)) return undefined;
         const { path, external, errors } = await build.resolve(args.path, {

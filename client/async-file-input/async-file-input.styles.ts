@@ -101,7 +101,6 @@ export const styles = css`
     padding: 0;
     list-style: none;
   }
-  .drop-zone + .files,
   .message {
     margin-top: 0.5rem;
   }

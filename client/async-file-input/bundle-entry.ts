@@ -6,5 +6,5 @@
  * (`setStrings` reaches the rows), one class per event. Not part of the package's typed API.
  */
 export * from "../index.js";
-export { strings } from "./strings.js";
+export { addDefaultStrings, strings } from "./strings.js";
 export { adoptStyles, css, html, noChange, nothing, svg, _$LH } from "lit";

@@ -5,6 +5,9 @@ import { css } from "lit";
  * in the order the two were once one sheet, so the cascade is unchanged.
  */
 export const rowStyles = css`
+  .drop-zone + .files {
+    margin-top: 0.5rem;
+  }
   .details {
     color: var(--async-file-input-muted-color);
     font-size: 0.875em;

@@ -2,14 +2,19 @@ import { adoptStyles, html, type LitElement, type TemplateResult } from "lit";
 import { repeat } from "lit/directives/repeat.js";
 import { rowStyles } from "./file-list.styles.js";
 import { renderFileRow, storedEntry, type RowOptions } from "./file-row.js";
+import { rowStrings } from "./row-strings.js";
+import { addDefaultStrings } from "./strings.js";
 import { UploadList } from "./upload-list.js";
 
 /**
- * The file list's chunk (`import()` by `lazy-file-list.ts`): the rows, their styles and the upload list
- * with everything it starts. A page whose field never holds a file does not download it. Lit, the
+ * The file list's chunk (`import()` by `lazy-file-list.ts`): the rows, their styles and strings, and the
+ * upload list with everything it starts. A page whose field never holds a file does not download it. Lit, the
  * strings and the events come from the element's own file (see `shareWithElement` in client/build.ts).
  */
 export { storedEntry, UploadList };
+
+// The rows' strings (the element's file has only those of the empty field): before any row renders.
+addDefaultStrings(rowStrings);
 
 /** Shadow roots that have the rows' styles. */
 const styled = new WeakSet<ShadowRoot>();

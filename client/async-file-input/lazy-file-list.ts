@@ -97,22 +97,21 @@ export class LazyFileList implements FileState {
     const message = strings.uploadError(NOT_LOADED);
     return html`<ul part="file-list" class="files" role="list">
       ${this.#added.map(
-        (file) => html`<li part="file" class="file failed invalid">
+        (file) => html`<li part="file" class="file failed">
           <span part="filename" class="name">${file.name}</span>
           <span part="error" class="error">${message}</span>
           <button type="button" part="button retry-button" class="action" aria-label=${strings.retryLabel(file.name)}
-            ?disabled=${options.disabled} @click=${this.#retry}>${strings.retry}</button>
+            ?disabled=${options.disabled} @click=${() => this.#load()}>${strings.retry}</button>
         </li>`,
       )}
     </ul>`;
   }
 
-  /** Loads the chunk (once; again after a failed load), then hands it the files kept meanwhile. */
+  /** Loads the chunk (once; again after a failed load, by Retry), then hands it the files kept meanwhile. */
   #load(): void {
     this.#loading ??= loadFileList().then(
       (chunk) => {
         this.#chunk = chunk;
-        this.#loadFailed = false;
         const list = (this.#list = new chunk.UploadList(this.#host, this.#options));
         if (this.#stored.length) list.set(this.#stored.map(chunk.storedEntry));
         for (const file of this.#added) list.add(file);
@@ -128,12 +127,6 @@ export class LazyFileList implements FileState {
       },
     );
   }
-
-  #retry = () => {
-    this.#loadFailed = false;
-    this.#host.requestUpdate();
-    this.#load();
-  };
 
   /** Tells of added files that cannot be uploaded because the chunk did not load, as the upload list tells of a failed upload. */
   #failAdded(files: File[]): void {

@@ -1,4 +1,5 @@
 import type { UploadFailureInfo } from "./upload-failure.js";
+import { rowStrings } from "./row-strings.js";
 
 /**
  * Every string `<async-file-input>` shows or announces, in one place. Translate by passing some or all
@@ -106,20 +107,8 @@ export const defaultStrings: AsyncFileInputStrings = {
     ]
       .filter(Boolean)
       .join(" · "),
-  cancel: "Cancel",
   retry: "Retry",
-  remove: "Remove",
-  replace: "Replace",
-  cancelLabel: (name) => `Cancel upload of ${name}`,
   retryLabel: (name) => `Retry upload of ${name}`,
-  removeLabel: (name) => `Remove ${name}`,
-  replaceLabel: (name) => `Replace ${name}`,
-  progressLabel: (name) => `Uploading ${name}`,
-  waiting: "Waiting…",
-  retrying: "Connection lost, retrying…",
-  uploaded: "Uploaded",
-  stored: "",
-  failed: "Upload failed",
   formatSize,
   emptyFile: (name) => `“${name}” is empty (0 bytes) and was not added.`,
   tooLarge: (name, maxSize) => `“${name}” is larger than ${formatSize(maxSize)} and was not added.`,
@@ -144,23 +133,11 @@ export const defaultStrings: AsyncFileInputStrings = {
         return failure.serverMessage || `The upload failed (${failure.code}).`;
     }
   },
-  checking: (label) => `${label || "Checking"}…`,
-  ready: "Ready",
-  rejected: "Rejected",
-  checkFailed: "Could not be checked, try again",
-  checkAgainLabel: (name) => `Retry checking ${name}`,
   valueMissing: (multiple) => (multiple ? "Please add at least one file." : "Please choose a file."),
   uploadInProgress: "Please wait until the upload has finished.",
   uploadFailed: "An upload failed. Retry it or remove the file.",
-  stillChecking: (name) => `${name} is still being checked.`,
-  rejectedFile: (name, reason) => `${name} was rejected${reason ? `: ${reason.replace(/[.\s]*$/, "")}` : ""}. Remove it or choose another file.`,
-  uncheckedFile: (name) => `${name} could not be checked. Retry or remove the file.`,
-  announceStarted: (name) => `Uploading ${name}.`,
-  announceUploaded: (name) => `${name} uploaded.`,
   announceFailed: (name, message) => `${name} failed: ${message}`,
-  announceCanceled: (name) => `Upload of ${name} canceled.`,
-  announceRemoved: (name) => `${name} removed.`,
-  announceCheck: (name, state, reason) => `${name}: ${state}${reason ? ` – ${reason}` : ""}`,
+  ...rowStrings,
 };
 
 /** The strings in use now. Read it at render time; never keep a copy. */
@@ -171,6 +148,16 @@ const listeners = new Set<() => void>();
 /** Replaces some or all strings (e.g. with translations) and re-renders every element on the page. */
 export function setStrings(overrides: Partial<AsyncFileInputStrings>): void {
   strings = { ...strings, ...overrides };
+  for (const listener of listeners) listener();
+}
+
+/**
+ * Adds defaults that were not there yet (the file list's chunk of the browser bundle brings the rows'
+ * strings, see row-strings.ts); strings already set by `setStrings` stay. Elements re-render.
+ */
+export function addDefaultStrings(more: Partial<AsyncFileInputStrings>): void {
+  Object.assign(defaultStrings, { ...more, ...defaultStrings });
+  strings = { ...more, ...strings };
   for (const listener of listeners) listener();
 }
 
