@@ -135,29 +135,30 @@ async function commitNewUpload(
     throw new Error(`[async-uploads] field "${field.id}": uploadTo must include fileId so that final keys are unique`);
   }
 
-  const verified = await verifyStoredObject(field, row);
-  if (!verified.ok) {
-    await field.storage.delete(row.key);
-    await markFailed(tx, row, verified.reason);
-    throw refuse(verified.message);
-  }
+  // Copied first, then checked where it is kept: nobody but us writes the final key, so what is kept
+  // is what is checked, even though an S3 presigned URL can write the temp key again until it expires.
+  // The copy is told the declared size and that it will be checked, so it can be one storage call.
   try {
-    await field.storage.copy(row.key, finalKey);
+    await field.storage.copy(row.key, finalKey, { expectedSize: row.declaredSize });
   } catch (error) {
-    // Written again while it was copied (S3's presigned URL stays valid): refused like changed content.
-    if (!isSourceChanged(error)) throw error;
-    await field.storage.delete(row.key);
-    await markFailed(tx, row, "content changed during commit (while copied)");
-    throw refuse("The file changed while it was being saved. Please choose it again.");
-  }
-  // An S3 presigned URL can write its key again until it expires, so bytes checked above may have
-  // been swapped (same size, other content) before the copy. Nobody but us writes the final key:
-  // what is kept is what is checked there.
-  const copied = await verifyStoredObject(field, row, finalKey);
-  if (!copied.ok || copied.size !== verified.size || copied.content.mime !== verified.content.mime) {
+    // Written again while it was copied (a driver that pins its copy): refused like changed content.
+    if (isSourceChanged(error)) {
+      await Promise.all([field.storage.delete(finalKey), field.storage.delete(row.key)]);
+      await markFailed(tx, row, "content changed during commit (while copied)");
+      throw refuse("The file changed while it was being saved. Please choose it again.");
+    }
+    // A copy fails on an upload that is missing or far from the size announced: say so, as the check would.
+    const source = await verifyStoredObject(field, row);
+    if (source.ok) throw error;
     await Promise.all([field.storage.delete(finalKey), field.storage.delete(row.key)]);
-    await markFailed(tx, row, copied.ok ? `content changed during commit (now ${copied.content.mime})` : copied.reason);
-    throw refuse(copied.ok ? "The file changed while it was being saved. Please choose it again." : copied.message);
+    await markFailed(tx, row, source.reason);
+    throw refuse(source.message);
+  }
+  const copied = await verifyStoredObject(field, row, finalKey);
+  if (!copied.ok) {
+    await Promise.all([field.storage.delete(finalKey), field.storage.delete(row.key)]);
+    await markFailed(tx, row, copied.reason);
+    throw refuse(copied.message);
   }
   await tx
     .update(asyncTempFile)

@@ -19,8 +19,8 @@ export type Verification =
  */
 export async function verifyStoredObject(field: Field, row: UploadedFile, key = row.key): Promise<Verification> {
   // Both reads at once (one round trip to the storage, not two): reading the first bytes of an object
-  // that turns out missing or of the wrong size costs at most SNIFF_BYTES, and an object rewritten
-  // between the two is caught where it matters, on the copy commit keeps.
+  // that turns out missing or of the wrong size costs at most SNIFF_BYTES. Commit checks the copy it
+  // keeps, which nobody else writes, so the two reads see one object.
   const [info, head] = await Promise.all([field.storage.stat(key), field.storage.readFirstBytes(key, SNIFF_BYTES)]);
   if (!info) {
     return { ok: false, reason: "object missing", message: "The file did not finish uploading. Please choose it again." };

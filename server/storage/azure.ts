@@ -108,16 +108,19 @@ export function azureStorage(options: AzureStorageOptions): StorageDriver {
       }
     },
 
-    async copy(from, to) {
+    async copy(from, to, options) {
       const subject = `"${from}" to "${to}"`;
-      const source = await properties(from, "copy");
-      if (!source) throw fail("copy", new Error("the source blob does not exist"), subject);
-      const size = source.contentLength ?? 0;
+      // A caller that checks the copy itself gives the size (see CopyOptions): no look at the source
+      // first. A blob larger than the synchronous copy allows is refused by the service; a missing one
+      // is BlobNotFound.
+      const source = options?.expectedSize === undefined ? await properties(from, "copy") : null;
+      if (options?.expectedSize === undefined && !source) throw fail("copy", new Error("the source blob does not exist"), subject);
+      const size = options?.expectedSize ?? source?.contentLength ?? 0;
       const sync = size <= asyncCopyThreshold;
       const lifetime = sync ? COPY_SOURCE_SAS_LIFETIME_MS.sync : COPY_SOURCE_SAS_LIFETIME_MS.async;
       const sourceUrl = sasUrl(from, "r", new Date(Date.now() + lifetime));
       // The same bytes that were measured, not a blob written in between.
-      const sourceConditions = source.etag ? { ifMatch: source.etag } : undefined;
+      const sourceConditions = source?.etag ? { ifMatch: source.etag } : undefined;
       try {
         if (sync) {
           // https://learn.microsoft.com/en-us/rest/api/storageservices/copy-blob-from-url

@@ -55,6 +55,18 @@ export interface DeleteManyFailure {
   reason: string;
 }
 
+/** How `copy` may go about it. */
+export interface CopyOptions {
+  /**
+   * The size the caller expects `from` to have, passed only by a caller that checks the copy itself
+   * afterwards (commit reads the copy's size and first bytes, and deletes a copy that fails). The
+   * driver may then skip looking at the source before copying and re-checking it after (S3: one
+   * CopyObject instead of HEAD, CopyObject, HEAD), and take this size for choosing how to copy. A
+   * source of another size may be copied anyway or refused with an error: the caller's check decides.
+   */
+  expectedSize?: number;
+}
+
 export interface StorageDriver {
   /** "s3" | "azure" | "filesystem" — used in messages and logs. */
   readonly name: string;
@@ -72,7 +84,7 @@ export interface StorageDriver {
    * so a rolled-back or retried save never loses the upload. For the filesystem: link `from` to a
    * unique temporary name beside `to`, then rename it over `to`, so no bytes are copied.)
    */
-  copy(from: string, to: string): Promise<void>;
+  copy(from: string, to: string, options?: CopyOptions): Promise<void>;
   /** Deletes an object; an object that is already gone is not an error. */
   delete(key: string): Promise<void>;
   /**

@@ -139,6 +139,18 @@ export function describeStorageContract(name: string, setup: () => Promise<Contr
       expect(await driver.stat(to)).toBeNull();
     });
 
+    it("copy told the expected size (commit's, which checks the copy after) copies the same bytes, and throws for a missing source", async () => {
+      const content = bytes(4000);
+      const [from, to] = [key(), key("final/sized.bin")];
+      await put(from, content);
+      await driver.copy(from, to, { expectedSize: content.length });
+      expect(await contentOf(to)).toEqual(content);
+      expect(await contentOf(from)).toEqual(content);
+      const missingTarget = key();
+      await expect(driver.copy(key(), missingTarget, { expectedSize: 10 })).rejects.toThrow(`[${driver.name}] copy failed`);
+      expect(await driver.stat(missingTarget)).toBeNull();
+    });
+
     it("deletes an object, and deleting it again is fine", async () => {
       const storageKey = key();
       await put(storageKey, bytes(10));
