@@ -69,7 +69,7 @@ export class LazyFileList implements FileState {
 
   /** Stops every upload and shows these stored files instead (value set, form reset, state restored). */
   set(files: StoredFile[]): void {
-    if (this.#list && this.#chunk) return this.#list.set(files.map(this.#chunk.storedEntry));
+    if (this.#chunk) return this.#list!.set(files.map(this.#chunk.storedEntry));
     this.#stored = files;
     this.#added = [];
     if (files.length) this.#load();
@@ -92,7 +92,7 @@ export class LazyFileList implements FileState {
 
   /** The rows; until the chunk has loaded, none, or the files added while it could not load, with Retry. */
   render(options: Omit<RowOptions, "onPreviewEnd">): TemplateResult | typeof nothing {
-    if (this.#list && this.#chunk) return this.#chunk.renderFileList(this.#host, this.#list, { ...options, onPreviewEnd: this.#list.previewEnded });
+    if (this.#chunk) return this.#chunk.renderFileList(this.#host, this.#list!, { ...options, onPreviewEnd: this.#list!.previewEnded });
     if (!this.#loadFailed) return nothing;
     const message = strings.uploadError(NOT_LOADED);
     return html`<ul part="file-list" class="files" role="list">
@@ -112,12 +112,10 @@ export class LazyFileList implements FileState {
     this.#loading ??= loadFileList().then(
       (chunk) => {
         this.#chunk = chunk;
+        // From here on every question goes to the list (each of these renders).
         const list = (this.#list = new chunk.UploadList(this.#host, this.#options));
-        if (this.#stored.length) list.set(this.#stored.map(chunk.storedEntry));
+        list.set(this.#stored.map(chunk.storedEntry));
         for (const file of this.#added) list.add(file);
-        this.#stored = [];
-        this.#added = [];
-        this.#host.requestUpdate();
       },
       () => {
         this.#loading = undefined;
