@@ -2,7 +2,7 @@ import { and, asc, inArray, notInArray, sql } from "drizzle-orm";
 import type { Database } from "../db/database.js";
 import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema.js";
 import { sleep } from "../../shared/sleep.js";
-import { mapWithConcurrency } from "./async-utils.js";
+import { limitConcurrency, mapWithConcurrency, takeTurns } from "./async-utils.js";
 import { errorLine } from "./error-line.js";
 import { validateCleanupOptions, type CleanupOptions, type CleanupProgress, type CleanupSettings, type CleanupUploads as Uploads } from "./options.js";
 import { deleteDeferred, removeRow, StorageHealth, type CleanupRow as Row, type RemovalOutcome as Outcome } from "./remove-row.js";
@@ -10,8 +10,15 @@ import { deleteDeferred, removeRow, StorageHealth, type CleanupRow as Row, type 
 export { CleanupUsageError, validateCleanupOptions, type CleanupOptions, type CleanupProgress, type CleanupSettings } from "./options.js";
 export { errorLine } from "./error-line.js";
 
-/** Storage calls in flight at once within one batch. */
+/** Storage calls in flight at once, over every batch in progress. */
 const DELETE_CONCURRENCY = 8;
+/**
+ * Batches in progress at once (each in its own transaction): while one batch's objects are being
+ * deleted, the next is claimed and the one before is committed, so the database's round trips
+ * overlap the storage's instead of adding to them. Claims still take turns, so the keyset moves on
+ * in order and two batches never share a row (`SKIP LOCKED` would also see to that).
+ */
+const LANES = 2;
 const FAILURE_SAMPLES = 5;
 
 export interface CleanupFailure {
@@ -31,9 +38,18 @@ export interface CleanupSummary {
   scanned: number;
   /** Rows removed with their objects (in a dry run: that would be removed). */
   removed: number;
-  /** Of the removed rows, those whose object still existed (the rest were already gone). */
+  /**
+   * Objects deleted with the removed rows, those already gone included: storage deletes do not say
+   * which (S3's DeleteObjects does not). Equal to `removed`; kept for scripts that read it. (It used
+   * to leave out objects already gone, which cost a `stat` of every object before deleting it.)
+   */
   objectsDeleted: number;
-  /** Sizes of the deleted objects, from `stat` just before deleting. */
+  /**
+   * The declared sizes of the removed uploads: what each was allowed to store (S3 and the filesystem
+   * refuse any other size; Azure cannot, and a misbehaving client may have stored more there). An
+   * upload that never finished or was already gone counts in full. For a saved file a save replaced
+   * (a `discarded` row, which records no size) the object's size, looked up before deleting.
+   */
   bytesFreed: number;
   /** Rows left for the next run because storage failed. */
   failed: number;
@@ -90,28 +106,54 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
   });
   const inScope = registry.all().filter((field) => !settings.fieldIds || settings.fieldIds.includes(field.id));
   let cursor: { createdAt: string; id: string } | null = null;
-  // Staged parts aborted and objects looked at row by row; objects deleted in one call per storage
-  // where the storage can (S3), else row by row.
-  const handle = (row: Row) => removeRow(row, registry.get(row.fieldId), health, settings.dryRun, true);
+  // Why no further batch is claimed, once that is known: a stop reason, or "done" (no row is left).
+  let ended: CleanupSummary["stoppedBy"] | "done" | undefined;
+  let failure: { error: unknown } | undefined;
+  const allDown = () => inScope.length > 0 && inScope.every((field) => downFields.has(field.id));
+  const endIfDue = () => {
+    if (ended) return;
+    if (settings.signal?.aborted) ended = "signal";
+    else if (settings.maxDurationMs !== undefined && Date.now() - started >= settings.maxDurationMs) ended = "max-duration";
+    else if (allDown()) ended = "storage-unavailable";
+  };
+  // Storage calls of every batch in progress share one bound. Staged parts aborted row by row;
+  // objects deleted in one call per storage where the storage can (S3, Azure), else row by row.
+  const limit = limitConcurrency(DELETE_CONCURRENCY);
+  const handle = (row: Row) => limit(() => removeRow(row, registry.get(row.fieldId), health, settings.dryRun, true));
+  const claimTurns = takeTurns();
+
+  /** The next batch after the cursor, claimed (locked) in `tx`, one claim at a time; [] when the run ends. */
+  const claim = (tx: Database): Promise<Row[]> =>
+    claimTurns(async () => {
+      endIfDue();
+      if (ended || failure) return [];
+      const query = tx
+        .select({
+          id: asyncTempFile.id, key: asyncTempFile.key, fieldId: asyncTempFile.fieldId, status: asyncTempFile.status,
+          committedKey: asyncTempFile.committedKey, uploadId: asyncTempFile.uploadId, partSize: asyncTempFile.partSize,
+          declaredSize: asyncTempFile.declaredSize,
+          // Exact (microsecond) text: a JS Date would truncate it and make the keyset revisit rows.
+          cursor: sql<string>`${asyncTempFile.createdAt}::text`,
+        })
+        .from(asyncTempFile)
+        .where(and(
+          eligible,
+          downFields.size > 0 ? notInArray(asyncTempFile.fieldId, [...downFields]) : undefined,
+          cursor ? sql`(${asyncTempFile.createdAt}, ${asyncTempFile.id}) > (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : undefined,
+        ))
+        .orderBy(asc(asyncTempFile.createdAt), asc(asyncTempFile.id))
+        .limit(settings.batchSize);
+      // A dry run takes no locks, so it never makes a save wait.
+      const rows: Row[] = settings.dryRun ? await query : await query.for("update", { skipLocked: true });
+      const last = rows[rows.length - 1];
+      if (last) cursor = { createdAt: last.cursor, id: last.id };
+      // A short batch means no unclaimed row is left beyond the cursor.
+      if (rows.length < settings.batchSize) ended = "done";
+      return rows;
+    });
 
   const runBatch = async (tx: Database): Promise<Row[]> => {
-    const query = tx
-      .select({
-        id: asyncTempFile.id, key: asyncTempFile.key, fieldId: asyncTempFile.fieldId, status: asyncTempFile.status,
-        committedKey: asyncTempFile.committedKey, uploadId: asyncTempFile.uploadId, partSize: asyncTempFile.partSize,
-        // Exact (microsecond) text: a JS Date would truncate it and make the keyset revisit rows.
-        cursor: sql<string>`${asyncTempFile.createdAt}::text`,
-      })
-      .from(asyncTempFile)
-      .where(and(
-        eligible,
-        downFields.size > 0 ? notInArray(asyncTempFile.fieldId, [...downFields]) : undefined,
-        cursor ? sql`(${asyncTempFile.createdAt}, ${asyncTempFile.id}) > (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : undefined,
-      ))
-      .orderBy(asc(asyncTempFile.createdAt), asc(asyncTempFile.id))
-      .limit(settings.batchSize);
-    // A dry run takes no locks, so it never makes a save wait.
-    const rows: Row[] = settings.dryRun ? await query : await query.for("update", { skipLocked: true });
+    const rows = await claim(tx);
     const outcomes: Outcome[] = await deleteDeferred(rows, await mapWithConcurrency(rows, DELETE_CONCURRENCY, handle), health);
     const removedIds = rows.filter((_, i) => outcomes[i]?.kind === "removed").map((row) => row.id);
     if (!settings.dryRun && removedIds.length > 0) await tx.delete(asyncTempFile).where(inArray(asyncTempFile.id, removedIds));
@@ -119,26 +161,36 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
     return rows;
   };
 
-  for (;;) {
-    if (settings.signal?.aborted) { summary.stoppedBy = "signal"; break; }
-    if (settings.maxDurationMs !== undefined && Date.now() - started >= settings.maxDurationMs) { summary.stoppedBy = "max-duration"; break; }
-    const rows = settings.dryRun ? await runBatch(db) : await db.transaction((tx) => runBatch(tx));
-    if (rows.length === 0) break;
-    summary.batches++;
-    const last = rows[rows.length - 1]!;
-    cursor = { createdAt: last.cursor, id: last.id };
-    settings.onProgress?.({
-      batch: summary.batches, done: summary.scanned, total: summary.total, removed: summary.removed,
-      failed: summary.failed, skipped: summary.skipped, bytesFreed: summary.bytesFreed, elapsedMs: Date.now() - started,
-    });
-    if (inScope.length > 0 && inScope.every((field) => downFields.has(field.id))) { summary.stoppedBy = "storage-unavailable"; break; }
-    // A short batch means no unclaimed row is left beyond the cursor.
-    if (rows.length < settings.batchSize) break;
-    if (settings.sleepMs > 0) {
-      const left = settings.maxDurationMs === undefined ? Infinity : settings.maxDurationMs - (Date.now() - started);
-      await sleep(Math.min(settings.sleepMs, Math.max(0, left)), settings.signal);
+  /** Batch after batch until the run ends; with `LANES` of these, one claims while another deletes. */
+  const lane = async () => {
+    for (;;) {
+      endIfDue();
+      if (ended || failure) return;
+      let rows: Row[];
+      try {
+        rows = settings.dryRun ? await runBatch(db) : await db.transaction((tx) => runBatch(tx));
+      } catch (error) {
+        // The database failed (a storage failure is a row's outcome): the other lanes finish their batch and stop.
+        failure ??= { error };
+        return;
+      }
+      if (rows.length === 0) return;
+      summary.batches++;
+      settings.onProgress?.({
+        batch: summary.batches, done: summary.scanned, total: summary.total, removed: summary.removed,
+        failed: summary.failed, skipped: summary.skipped, bytesFreed: summary.bytesFreed, elapsedMs: Date.now() - started,
+      });
+      if (settings.sleepMs > 0 && !ended) {
+        const left = settings.maxDurationMs === undefined ? Infinity : settings.maxDurationMs - (Date.now() - started);
+        await sleep(Math.min(settings.sleepMs, Math.max(0, left)), settings.signal);
+      }
     }
-  }
+  };
+  // A pause between batches (--sleep) asks for one batch at a time, so it gets one lane.
+  await Promise.all(Array.from({ length: settings.sleepMs > 0 ? 1 : LANES }, lane));
+  if (failure) throw failure.error;
+  // A storage that went down during the last batch still says why rows were left.
+  summary.stoppedBy = ended === "done" || ended === undefined ? (allDown() ? "storage-unavailable" : null) : ended;
   summary.durationMs = Date.now() - started;
   return summary;
 }
@@ -148,7 +200,7 @@ function record(summary: CleanupSummary, row: Row, outcome: Outcome): void {
   if (outcome.kind === "removed") {
     summary.removed++;
     summary.bytesFreed += outcome.bytes;
-    if (outcome.existed) summary.objectsDeleted++;
+    summary.objectsDeleted++;
   } else if (outcome.kind === "failed") {
     summary.failed++;
     if (summary.failures.length < FAILURE_SAMPLES) summary.failures.push({ key: row.key, fieldId: row.fieldId, reason: outcome.reason });

@@ -24,6 +24,10 @@ Configuration (required): --config <module>, or the environment variable ASYNC_U
   types natively: erasable syntax only (no enums or parameter properties), and its relative imports
   must name real files (./db.ts, not ./db). Otherwise compile it, or run this command through tsx.
 
+Report: rows removed with their objects (an object already gone counts as removed) and the bytes
+freed, taken from the sizes the uploads declared (the storage held them to it); objects are not
+looked at one by one. In --json, "objectsDeleted" equals "removed".
+
 Options:
   --config <module>         the configuration module (path relative to the current directory)
   --older-than <duration>   remove rows older than this: 90m, 24h, 7d; at most 100y

@@ -15,12 +15,14 @@ export interface CleanupRow {
   committedKey: string | null;
   uploadId: string | null;
   partSize: number | null;
+  /** The size the upload was allowed to store (0 for a `discarded` row: a saved file, size not recorded). */
+  declaredSize: number;
   /** `created_at` as exact text, for the keyset. */
   cursor: string;
 }
 
 /** What became of one row: its object removed (the row goes with it), left for the next run, or left alone. */
-export type RemovalOutcome = { kind: "removed"; bytes: number; existed: boolean } | { kind: "failed" | "skipped"; reason: string };
+export type RemovalOutcome = { kind: "removed"; bytes: number } | { kind: "failed" | "skipped"; reason: string };
 
 /**
  * Counts each storage's failures in a row over a run, so that a storage that is down is not tried for
@@ -51,6 +53,11 @@ export class StorageHealth {
  * itself is deleted by the caller, in the transaction that claimed it, and only when this returns
  * `removed`. A committed file is never touched: `committed_key` is not the key deleted here, and a
  * row whose temp key is its committed key is skipped. An object already gone counts as removed.
+ *
+ * The bytes freed are the row's declared size, not looked up: the storage held the upload to that
+ * size (S3's signed policy and the filesystem refuse any other; Azure cannot pin it, and commit
+ * refuses another), so no per-row call is spent on a report. A `discarded` row (a saved file)
+ * records no size, so its object is looked at.
  */
 export async function removeRow(
   row: CleanupRow,
@@ -70,11 +77,11 @@ export async function removeRow(
   try {
     const open = multipartStateOf(row);
     if (open && !dryRun) await storage.multipart?.abort(row.key, open.uploadId);
-    const info = await storage.stat(row.key);
-    const removed = { kind: "removed", bytes: info?.size ?? 0, existed: info !== null } as const;
+    const bytes = row.status === "discarded" ? ((await storage.stat(row.key))?.size ?? 0) : row.declaredSize;
+    const removed = { kind: "removed", bytes } as const;
     // A storage that deletes in batches is left to `deleteDeferred`, with the other rows of the batch.
     if (deferDelete && !dryRun && storage.deleteMany) return { kind: "deferred", storage, removed };
-    // Delete even when stat saw nothing: deleting is idempotent and the only call that must succeed.
+    // Deleting is idempotent: an object already gone is no error.
     if (!dryRun) await storage.delete(row.key);
     health.succeeded(storage);
     return removed;
@@ -84,7 +91,7 @@ export async function removeRow(
   }
 }
 
-/** A row whose staged parts are gone and whose object was looked at, to be deleted with others. */
+/** A row whose staged parts are gone, its object to be deleted with others. */
 export interface DeferredRemoval {
   kind: "deferred";
   storage: StorageDriver;

@@ -57,14 +57,11 @@ export function formatSummary(summary: CleanupSummary): string {
       `${summary.batches} batch${summary.batches === 1 ? "" : "es"} in ${formatSeconds(summary.durationMs)}${stopped}`,
   );
   const pad = (label: string, value: number | string) => `  ${label.padEnd(14)}${String(value).padStart(10)}`;
-  const gone = summary.removed - summary.objectsDeleted;
   lines.push(pad("eligible", summary.total));
   lines.push(pad("scanned", summary.scanned));
-  lines.push(
-    `${pad(summary.dryRun ? "to remove" : "removed", summary.removed)}  ` +
-      `(${summary.objectsDeleted} object${summary.objectsDeleted === 1 ? "" : "s"} ${summary.dryRun ? "to delete" : "deleted"}, ${gone} already gone)`,
-  );
-  lines.push(pad(summary.dryRun ? "bytes to free" : "bytes freed", formatBytes(summary.bytesFreed)));
+  lines.push(`${pad(summary.dryRun ? "to remove" : "removed", summary.removed)}  (rows with their objects; an object already gone counts)`);
+  // Declared sizes, not measured ones: see CleanupSummary.bytesFreed.
+  lines.push(`${pad(summary.dryRun ? "bytes to free" : "bytes freed", formatBytes(summary.bytesFreed))}  (declared sizes)`);
   lines.push(`${pad("failed", summary.failed)}${summary.failed > 0 ? "  (left for the next run)" : ""}`);
   for (const failure of summary.failures) lines.push(`    - ${failure.key}: ${failure.reason}`);
   if (summary.failed > summary.failures.length) lines.push(`    … and ${summary.failed - summary.failures.length} more`);

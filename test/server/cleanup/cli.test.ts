@@ -43,8 +43,8 @@ describe("cleanup-temp-files CLI (in process)", () => {
     expect(stderr.text).toBe("");
     expect(stdout.text).toMatch(/^batch 1 · 2\/5 rows · 2 removed · 0 failed · 0 skipped · 2 KiB · \d+\.\ds\n/);
     expect(stdout.text).toContain("batch 3 · 5/5 rows");
-    expect(stdout.text).toMatch(/removed\s+5 {2}\(5 objects deleted, 0 already gone\)/);
-    expect(stdout.text).toMatch(/bytes freed\s+5 KiB/);
+    expect(stdout.text).toMatch(/removed\s+5 {2}\(rows with their objects; an object already gone counts\)/);
+    expect(stdout.text).toMatch(/bytes freed\s+5 KiB {2}\(declared sizes\)/);
     expect(await rowCount(context.db)).toBe(0);
   });
 
@@ -227,6 +227,8 @@ describe("async-uploads bin", { timeout: 90_000 }, () => {
     expect(help).toMatchObject({ code: 0, stderr: "" });
     expect(help.stdout).toContain("Usage: async-uploads cleanup-temp-files --config <module> [options]");
     expect(help.stdout).toContain("ASYNC_UPLOADS_CONFIG");
+    // The report's figures say what they are: bytes freed are declared sizes, not looked up.
+    expect(help.stdout).toMatch(/bytes\s+freed, taken from the sizes the uploads declared/);
     const bad = await bin(["cleanup-temp-files", "--older-than", "a while"]);
     expect(bad).toMatchObject({ code: 2, stdout: "" });
     expect(bad.stderr).toBe('cleanup-temp-files: --older-than must be a positive duration such as 90m, 24h or 7d, not "a while" (see --help)\n');
