@@ -5,6 +5,11 @@
  *
  * The app (commit, cleanup) runs in this process on the bench's PostgreSQL schema; s3rver and Azurite
  * run in child processes, so the bytes the app exchanges with them can be counted on its sockets.
+ *
+ * For iterating on one part, environment variables narrow a run (the full run sets none of them):
+ * `COMMIT_CLEANUP_BACKENDS=s3,azure` (which backends), `COMMIT_CLEANUP_PARTS=commit` or `cleanup`,
+ * `COMMIT_CLEANUP_ROWS=2000` (cleanup rows), `COMMIT_CLEANUP_MIB=100` (the large commit's size, MiB).
+ * `COMMIT_CLEANUP_PROFILE=dir` profiles each timed part and counts its storage requests (lib/commit-cleanup-profile.ts).
  */
 import { PutObjectCommand, S3Client } from "@aws-sdk/client-s3";
 import { BlobServiceClient } from "@azure/storage-blob";
@@ -23,6 +28,7 @@ import type { StorageDriver } from "../server/storage/types";
 import type { UploadUrlResponse } from "../shared/schemas";
 import { startBenchAzurite, type BenchAzurite } from "./lib/azurite";
 import { scratchDir } from "./lib/cleanup";
+import { commitCleanupProfiler } from "./lib/commit-cleanup-profile";
 import { startChild, type Child } from "./lib/child";
 import { BENCH_SECRET } from "./lib/constants";
 import { createBenchDatabase } from "./lib/database";
@@ -32,7 +38,9 @@ import { formatBytes, KiB, MiB, ratio, round, spread, summarize } from "./lib/st
 import { versions } from "./lib/versions";
 
 type Backend = "filesystem" | "s3" | "azure";
-const BACKENDS: Backend[] = ["filesystem", "s3", "azure"];
+const ALL_BACKENDS: Backend[] = ["filesystem", "s3", "azure"];
+const BACKENDS = ALL_BACKENDS.filter((backend) => (process.env.COMMIT_CLEANUP_BACKENDS?.split(",") ?? ALL_BACKENDS).includes(backend));
+const PARTS = process.env.COMMIT_CLEANUP_PARTS?.split(",") ?? ["commit", "cleanup"];
 const PRINCIPAL = "bench";
 const CONTENT_TYPE = "application/octet-stream";
 const HOUR = 3_600_000;
@@ -51,11 +59,13 @@ interface S3Info {
 
 // Before anything connects to storage (see watchSocketBytes).
 const socketBytes = watchSocketBytes();
+const profiler = commitCleanupProfiler(process.env.COMMIT_CLEANUP_PROFILE);
 
 await runBench(async ({ quick }) => {
-  const sizes = quick ? [MiB, 8 * MiB] : [MiB, 100 * MiB];
+  const bigMiB = Number(process.env.COMMIT_CLEANUP_MIB ?? (quick ? 8 : 100));
+  const sizes = [MiB, bigMiB * MiB];
   const commitRepeats = (size: number) => (quick ? 1 : size > 10 * MiB ? 3 : 5);
-  const cleanupRows = quick ? 500 : 10_000;
+  const cleanupRows = Number(process.env.COMMIT_CLEANUP_ROWS ?? (quick ? 500 : 10_000));
   // Bare deletes per backend for the floor: enough for a stable rate, few enough for the time budget
   // (Azurite deletes about a hundred blobs a second once its container holds thousands).
   const floorCounts: Record<Backend, number> = quick ? { filesystem: 200, s3: 200, azure: 200 } : { filesystem: 2_000, s3: 1_000, azure: 400 };
@@ -127,7 +137,7 @@ await runBench(async ({ quick }) => {
     // ---- commit ----
     const commitRows: string[][] = [];
     const commitFacts: Record<string, { commit: number; copy: number; bytes: number }> = {};
-    for (const backend of BACKENDS) {
+    for (const backend of PARTS.includes("commit") ? BACKENDS : []) {
       for (const size of sizes) {
         const payload = new Uint8Array(randomBytes(size));
         const commitMs: number[] = [];
@@ -140,7 +150,7 @@ await runBench(async ({ quick }) => {
           const target = await uploadTemp(backend, payload);
           const before = bytesWithStorage.total();
           const started = performance.now();
-          const key = await commitOnce(target, backend);
+          const key = await profiler.measure(`commit-${backend}-${formatBytes(size)}`, () => commitOnce(target, backend));
           commitMs.push(performance.now() - started);
           appBytes.push(bytesWithStorage.total() - before);
           await storages[backend].delete(key);
@@ -199,7 +209,7 @@ await runBench(async ({ quick }) => {
 
     const cleanupRowsOut: string[][] = [];
     const cleanupFacts: Record<string, { rowsPerSecond: number; floor: number }> = {};
-    for (const backend of BACKENDS) {
+    for (const backend of PARTS.includes("cleanup") ? BACKENDS : []) {
       progress(`commit-cleanup: cleanup, ${backend}, seeding ${cleanupRows} rows and objects`);
       await database.truncate();
       const keys = staleKeys(cleanupRows);
@@ -224,13 +234,16 @@ await runBench(async ({ quick }) => {
       const batchRates: number[] = [];
       let last = { done: 0, elapsedMs: 0 };
       const started = performance.now();
-      const summary = await cleanupTempFiles(uploads, {
+      const summary = await profiler.measure(`cleanup-${backend}`, () => cleanupTempFiles(uploads, {
         fieldIds: [fieldOf(backend)],
         onProgress: ({ done, elapsedMs }) => {
+          // Two batches are in progress at once, so two may report within the same millisecond: such
+          // a report is counted with the next one.
+          if (elapsedMs <= last.elapsedMs) return;
           batchRates.push((done - last.done) / ((elapsedMs - last.elapsedMs) / 1000));
           last = { done, elapsedMs };
         },
-      });
+      }));
       const seconds = (performance.now() - started) / 1000;
       if (summary.removed !== cleanupRows || summary.objectsDeleted !== cleanupRows || summary.failed !== 0 || (await database.count()) !== 0) {
         throw new Error(`${backend}: cleanup removed ${summary.removed} rows and ${summary.objectsDeleted} objects of ${cleanupRows}, ${summary.failed} failed`);
@@ -266,6 +279,8 @@ await runBench(async ({ quick }) => {
       ]);
     }
 
+    // A narrowed run (see the header) prints its tables only: the headline and notes need every cell.
+    const narrowed = BACKENDS.length < ALL_BACKENDS.length || PARTS.length < 2;
     const big = sizes[sizes.length - 1]!;
     const small = sizes[0]!;
     const scaling = (backend: Backend) => commitFacts[`${backend}|${big}`]!.commit / commitFacts[`${backend}|${small}`]!.commit;
@@ -274,9 +289,9 @@ await runBench(async ({ quick }) => {
       title: "Commit and cleanup",
       method: [
         `The app runs in the bench process on PostgreSQL (a fresh schema); s3rver and Azurite (${versions("s3rver", "azurite")}) each in a child process (s3rver on disk, Azurite in memory).`,
-        `**commit**: a temp object is issued through \`POST upload-url\` and uploaded as a browser would (untimed), then \`uploads.commit({fieldId, value, principal, instanceId})\` is timed: row lock, stat, first-bytes sniff, server-side copy to the final key, row update, transaction commit, then deleting the temp object and its row. ${commitRepeats(small)} runs for ${formatBytes(small)}, ${commitRepeats(big)} for ${formatBytes(big)}, after one untimed commit; median (min–max).`,
+        `**commit**: a temp object is issued through \`POST upload-url\` and uploaded as a browser would (untimed), then \`uploads.commit({fieldId, value, principal, instanceId})\` is timed: row lock, server-side copy to the final key, a stat and first-bytes sniff of the copy (what is kept is what is checked), row update, transaction commit, then deleting the temp object and its row. ${commitRepeats(small)} runs for ${formatBytes(small)}, ${commitRepeats(big)} for ${formatBytes(big)}, after one untimed commit; median (min–max).`,
         "**floor**: the storage driver's `copy` alone (S3 CopyObject, Azure Copy Blob From URL, a filesystem hard link and rename) for another object of the same size. \"Bytes app ↔ storage\" counts every byte on this process's sockets to the emulator during the commit (Node's `net.client.socket` diagnostics channel).",
-        `**cleanup**: ${cleanupRows.toLocaleString("en-US")} \`pending\` rows created 48 h ago, each with a 1 KiB object, then \`cleanupTempFiles(uploads, {fieldIds})\` with its defaults (batches of 100 rows claimed with \`FOR UPDATE SKIP LOCKED\`, 8 storage calls at a time: a stat per object, then the batch's deletes in one call where the driver has \`deleteMany\` — S3 DeleteObjects, Azure Blob Batch — else a delete per object). One run per backend — seeding 10,000 objects into s3rver alone takes most of a minute, so repeating whole runs would break the 10-minute budget; rows/s is over the whole run, and the median (min–max) is over its batches of 100 rows (from \`onProgress\`). Floor: bare \`delete\` calls of the driver (${BACKENDS.map((backend) => `${backend} ${floorCounts[backend].toLocaleString("en-US")}`).join(", ")}), 8 at a time, no database, timed in ${FLOOR_RUNS} equal runs. Azurite's deletes slow down as its container fills, so on Azure the floor runs beside ${azureFiller(floorCounts.azure).toLocaleString("en-US")} more blobs (cleanup's average population).`,
+        `**cleanup**: ${cleanupRows.toLocaleString("en-US")} \`pending\` rows created 48 h ago, each with a 1 KiB object, then \`cleanupTempFiles(uploads, {fieldIds})\` with its defaults (batches of 100 rows claimed with \`FOR UPDATE SKIP LOCKED\`, two batches in progress at once, 8 storage calls at a time over both; no per-object stat, as bytes freed are the rows' declared sizes; the batch's deletes in one call where the driver has \`deleteMany\` — S3 DeleteObjects, Azure Blob Batch — else a delete per object). One run per backend — seeding 10,000 objects into s3rver alone takes most of a minute, so repeating whole runs would break the 10-minute budget; rows/s is over the whole run, and the median (min–max) is over its batches of 100 rows (from \`onProgress\`). Floor: bare \`delete\` calls of the driver (${BACKENDS.map((backend) => `${backend} ${floorCounts[backend].toLocaleString("en-US")}`).join(", ")}), 8 at a time, no database, timed in ${FLOOR_RUNS} equal runs. Azurite's deletes slow down as its container fills, so on Azure the floor runs beside ${azureFiller(floorCounts.azure).toLocaleString("en-US")} more blobs (cleanup's average population).`,
       ],
       tables: [
         {
@@ -290,7 +305,7 @@ await runBench(async ({ quick }) => {
           rows: cleanupRowsOut,
         },
       ],
-      headline: [
+      headline: narrowed ? [] : [
         ...BACKENDS.map((backend) => [
           `5. commit of ${formatBytes(big)}, ${backend}, ms`,
           round(commitFacts[`${backend}|${big}`]!.commit, 3),
@@ -304,13 +319,13 @@ await runBench(async ({ quick }) => {
           ratio(cleanupFacts[backend]!.rowsPerSecond, cleanupFacts[backend]!.floor),
         ]),
       ],
-      notes: [
+      notes: narrowed ? [] : [
         `Commit at ${formatBytes(big)} vs ${formatBytes(small)}: filesystem ${round(scaling("filesystem"), 3)}×, S3 ${round(scaling("s3"), 3)}×, Azure ${round(scaling("azure"), 3)}×. ` +
           `The app exchanged ${formatBytes(commitFacts[`s3|${big}`]!.bytes)} (S3) and ${formatBytes(commitFacts[`azure|${big}`]!.bytes)} (Azure) with storage while committing ${formatBytes(big)}: no file bytes pass through it.`,
         `Cleanup: filesystem ${round(cleanupFacts.filesystem!.rowsPerSecond, 3)} rows/s, S3 ${round(cleanupFacts.s3!.rowsPerSecond, 3)} rows/s, Azure ${round(cleanupFacts.azure!.rowsPerSecond, 3)} rows/s.`,
-        `Why commit costs a multiple of the bare copy: besides the copy it takes the row lock, verifies the object — a stat and a read of its first 64 KiB to sniff the type; the ${formatBytes(commitFacts[`s3|${big}`]!.bytes)} the app exchanges with S3 are about ${Math.round(commitFacts[`s3|${big}`]!.bytes / (64 * KiB))} such reads, as the current code verifies the temp object before the copy and the copy after it — updates the row, commits the transaction, then deletes the temp object and its row: several storage calls and SQL statements where the floor is one or two storage calls. ` +
+        `Why commit costs a multiple of the bare copy: besides the copy it takes the row lock, verifies the copy — a stat and a read of its first 64 KiB to sniff the type; the ${formatBytes(commitFacts[`s3|${big}`]!.bytes)} the app exchanges with S3 are about ${Math.round(commitFacts[`s3|${big}`]!.bytes / (64 * KiB))} such read(s), as only the copy is read (nobody else writes the final key, so what is kept is what is checked) — updates the row, commits the transaction, then deletes the temp object and its row. On S3 the copy itself is one CopyObject in commit, where the floor's bare \`copy\` also looks at the source before and after (HEAD, CopyObject, HEAD): 4 storage requests and 5 SQL statements in all. ` +
           "Where commit time grows with the file on S3 or Azure, it is the emulator copying the bytes on its own side (s3rver copies the file on its disk for CopyObject, which is why the S3 floor grows too); the byte count shows none of them pass through the app. On the filesystem the move is a hard link, flat at under a millisecond (the floor column) for any size.",
-        "Why cleanup is below the bare-delete floor: for each row it stats the object (for the bytes-freed report and to tell deleted from already-gone objects), and each batch of 100 rows is claimed and deleted in its own transaction. On S3 and Azure the deletes themselves are one call per batch (DeleteObjects, Blob Batch), so the stat is the per-row storage call that is left: about one call per row, as the floor; on the filesystem a stat and an unlink (and the removal of emptied directories) per row. " +
+        "What cleanup adds to the bare deletes: per batch of 100 rows a claim (SELECT … FOR UPDATE SKIP LOCKED), a DELETE of the rows and the commit, overlapped with the other batch's storage calls; no storage call per row but the delete (bytes freed are the declared sizes, not looked up). On S3 and Azure the deletes are one call per batch (DeleteObjects, Blob Batch), where the floor makes one request per object; on the filesystem each row is an unlink and the removal of emptied directories, as in the floor. " +
           "On Azure the absolute rate is mostly Azurite's: its deletes slow down as the container fills and do not run in parallel, so 10,000 rows take far longer than 10 × 1,000.",
       ],
     } satisfies Section;
