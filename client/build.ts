@@ -99,6 +99,23 @@ export async function buildClient(options: BuildClientOptions = {}): Promise<Cli
   return files as ClientFiles;
 }
 
+/** The chunks a bundle may load, by path relative to `outdir`: those it imports, and theirs (not the other bundle's). */
+export function chunksOf(files: ClientFiles, bundle: BundleName): string[] {
+  const found = new Set<string>();
+  const visit = (name: string) => {
+    const folder = name.slice(0, name.lastIndexOf("/") + 1);
+    for (const [, path] of new TextDecoder().decode(files[name]).matchAll(/"\.\/([\w/-]+\.js)"/g)) {
+      const chunk = folder + path;
+      if (files[chunk] && !found.has(chunk)) {
+        found.add(chunk);
+        visit(chunk);
+      }
+    }
+  };
+  visit(bundle);
+  return [...found];
+}
+
 /** The modules only the file list's chunk (`async-file-input/file-list.ts`) reaches, Lit's directives included. */
 const CHUNK_ONLY = /[\\/](client[\\/]async-file-input[\\/](file-list|file-list\.styles|file-row|upload-list)\.ts|node_modules[\\/]lit(-html)?[\\/](directive|directive-helpers|directives[\\/][\w-]+)\.js)$/;
 

@@ -1,5 +1,5 @@
 import { brotliCompressSync, constants, gzipSync } from "node:zlib";
-import { buildClient, CHUNK_DIR } from "./build.js";
+import { buildClient, chunksOf } from "./build.js";
 
 /**
  * Prints the raw, gzip and brotli sizes of every client bundle and chunk (`npm run size:client`), then
@@ -17,10 +17,9 @@ console.log(`${"file".padEnd(62)}${"raw".padStart(10)}${"gzip".padStart(10)}${"b
 for (const [name, code] of Object.entries(files)) row(name, sizes(code));
 
 // Each file compressed on its own, as a server sends it.
-const chunks = Object.entries(files).filter(([name]) => name.startsWith(`${CHUNK_DIR}/`));
 const sum = (list: Array<ReturnType<typeof sizes>>) =>
   list.reduce((total, size) => ({ raw: total.raw + size.raw, gzip: total.gzip + size.gzip, brotli: total.brotli + size.brotli }), { raw: 0, gzip: 0, brotli: 0 });
 console.log("");
 for (const entry of ["async-file-input.js", "async-file-input.no-lit.js"] as const) {
-  row(`${entry} + every chunk (loaded when needed)`, sum([sizes(files[entry]), ...chunks.map(([, code]) => sizes(code))]));
+  row(`${entry} + every chunk (loaded when needed)`, sum([sizes(files[entry]), ...chunksOf(files, entry).map((name) => sizes(files[name]!))]));
 }
