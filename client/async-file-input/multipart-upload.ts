@@ -27,7 +27,7 @@ export interface MultipartUploadOptions {
   signal: AbortSignal;
   /** Confirmed bytes plus the bytes of parts in flight; never decreases. */
   onProgress?(loaded: number): void;
-  /** Parts sent at the same time. @default 4 */
+  /** Parts sent at the same time. @default 6 (what Chromium opens to one host over HTTP/1.1) */
   concurrency?: number;
   /** Automatic retries of one part after a network failure or a 5xx. @default 5 */
   partRetries?: number;
@@ -102,7 +102,7 @@ async function sendAndComplete(
     controller,
     sign: (partNumbers) => transport.signParts(endpoint, { key: record.key, partNumbers }, controller.signal),
     progress: new PartProgress(file.size, partSize, held.keys(), options.onProgress),
-    concurrency: Math.max(1, options.concurrency ?? 4),
+    concurrency: Math.max(1, options.concurrency ?? 6),
     partRetries: options.partRetries ?? 5,
     retryDelay: options.retryDelay ?? ((retry) => Math.min(15_000, 500 * 2 ** retry) * (0.8 + Math.random() * 0.4)),
   });

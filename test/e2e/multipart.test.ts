@@ -157,8 +157,8 @@ describe.each(["filesystem", "s3", "azure"] as const)("chunked upload in Chromiu
     expect(dropped).toBe(true);
     expect(parts.filter((n) => n === 3)).toHaveLength(2);
     expect([...parts].sort((a, b) => a - b)).toEqual([1, 2, 3, 3, 4, 5, 6, 7, 8]);
-    // Four at a time (the default), never more.
-    expect(await page.evaluate(() => (window as unknown as { maxInFlight: number }).maxInFlight)).toBe(4);
+    // Six at a time (the default), never more.
+    expect(await page.evaluate(() => (window as unknown as { maxInFlight: number }).maxInFlight)).toBe(6);
     // The part list sent at the end: every part in order, with the ETags S3 answered (CORS exposes them).
     const [completion] = network.completions;
     expect(completion?.parts.map((part) => part.partNumber)).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
