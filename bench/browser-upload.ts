@@ -9,11 +9,11 @@
  * with Playwright's `setInputFiles` (paths, so the browser reads them itself).
  */
 import { randomBytes } from "node:crypto";
-import { readFileSync } from "node:fs";
-import { mkdir, rm, writeFile } from "node:fs/promises";
-import { join } from "node:path";
+import { mkdir, open, rm, writeFile } from "node:fs/promises";
+import { loadavg } from "node:os";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { Browser } from "playwright-core";
+import type { Browser, Page } from "playwright-core";
 import { CHROMIUM_PATH, launchBrowser } from "../test/helpers/browser";
 import { bundleEntry } from "./lib/bundle";
 import { BENCH_FIELD_SINGLE } from "./lib/constants";
@@ -21,20 +21,28 @@ import { scratchDir } from "./lib/cleanup";
 import { startChild, type Child } from "./lib/child";
 import { createBenchDatabase } from "./lib/database";
 import { progress, runBench, type Section } from "./lib/report";
-import { formatBytes, KiB, MiB, ratio, round, spread, summarize } from "./lib/stats";
+import { formatBytes, GiB, KiB, MiB, ratio, round, spread, summarize } from "./lib/stats";
 import { versions } from "./lib/versions";
+import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "../server/multipart/plan";
 import type { PageResult } from "./pages/harness";
 
 type Info = { url: string };
+type ScenarioId = "big" | "huge" | "many";
 interface Scenario {
+  id: ScenarioId;
   name: string;
   files: string[];
   bytes: number;
+  repeats: number;
 }
 interface Variant {
+  /** Short name for `BENCH_BROWSER_VARIANTS`. */
+  id: string;
   name: string;
-  /** Run only for the large file (where chunking applies). */
+  /** Run only for the large files (where chunking applies). */
   largeOnly?: boolean;
+  /** Also run for the 1 GiB file (one run each: it takes long and fills the storage). */
+  huge?: boolean;
   page: string;
   query?: Record<string, string>;
   /** Where the files are chosen. */
@@ -46,17 +54,32 @@ interface Variant {
 /** The S3 the bench uploads to: s3rver, or Ceph's RADOS Gateway with `BENCH_S3_SERVICE=rgw`. */
 const onRgw = process.env.BENCH_S3_SERVICE === "rgw";
 const S3_SERVICE = onRgw ? "Ceph RGW" : "s3rver";
+/**
+ * For measuring one thing at a time (the full bench runs everything): `BENCH_BROWSER_SETS` picks file
+ * sets (`many,big,huge`), `BENCH_BROWSER_VARIANTS` uploaders by id (`ours,uppy,xhr,…`),
+ * `BENCH_BROWSER_REPEATS` the runs, `BENCH_BROWSER_FILES` the count of small files, and
+ * `BENCH_BROWSER_PROFILE` a directory for a Chromium CPU profile of every timed run (its hottest
+ * functions and the requests the page made are printed; profiling slows the page, so its times are
+ * not for the table).
+ */
+const chosen = (name: string) => process.env[name]?.split(",").map((value) => value.trim()).filter(Boolean);
+const PROFILE_DIR = process.env.BENCH_BROWSER_PROFILE;
 
 const PAGES_DIR = fileURLToPath(new URL("./pages/", import.meta.url));
-/** Where the component formats file sizes (checked by the notes, which name a hotspot found there). */
-const STRINGS_SOURCE = fileURLToPath(new URL("../client/async-file-input/strings.ts", import.meta.url));
 
 await runBench(async ({ quick }) => {
-  // RGW keeps its objects in memory (memstore, 2 GiB; the bench deletes none): one repeat, and the
-  // large file at its full 100 MiB even with --quick (smaller files would never be chunked).
-  const repeats = quick || onRgw ? 1 : 3;
+  // RGW keeps its objects in memory (memstore; the bench deletes none): one repeat, and the large file
+  // at its full 100 MiB even with --quick (smaller files would never be chunked). The 1 GiB file is
+  // left out of --quick.
+  const repeats = Number(process.env.BENCH_BROWSER_REPEATS) || (quick || onRgw ? 1 : 3);
+  const sets = new Set(chosen("BENCH_BROWSER_SETS") ?? (quick ? ["many", "big"] : ["many", "big", "huge"]));
   const big = quick && !onRgw ? 20 * MiB : 100 * MiB;
-  const small = { count: quick ? 40 : 200, size: 50 * KiB };
+  const small = { count: Number(process.env.BENCH_BROWSER_FILES) || (quick ? 40 : 200), size: 50 * KiB };
+  if (onRgw && sets.has("huge")) {
+    // Room for a few 1 GiB objects in RGW's memory store (test/helpers/rgw.ts caps it at 2 GiB);
+    // the Ceph daemons it starts read CEPH_ARGS.
+    process.env.CEPH_ARGS = `${process.env.CEPH_ARGS ?? ""} --memstore_device_bytes=${8 * GiB}`.trim();
+  }
 
   const database = await createBenchDatabase();
   const scratch = await scratchDir("bench-browser-");
@@ -64,7 +87,7 @@ await runBench(async ({ quick }) => {
   let browser: Browser | undefined;
   try {
     progress("browser-upload: writing the files and bundling the pages");
-    const scenarios = await writeFiles(scratch, big, small);
+    const scenarios = (await writeFiles(scratch, big, small, sets)).map((scenario) => ({ ...scenario, repeats: scenario.id === "huge" ? 1 : repeats }));
     const staticDir = join(scratch, "static");
     await bundlePages(staticDir);
 
@@ -81,9 +104,10 @@ await runBench(async ({ quick }) => {
     children.push(companion);
     browser = await launchBrowser();
 
-    const xhrLoop: Variant = { name: "plain XHR loop (3 at a time)", page: "xhr-loop", input: "input[type=file]" };
-    const oursDefault: Variant = { name: "async-uploads `<async-file-input>`", page: "ours", input: "async-file-input input[type=file]" };
+    const xhrLoop: Variant = { id: "xhr", name: "plain XHR loop (6 at a time, as ours)", page: "xhr-loop", input: "input[type=file]" };
+    const oursDefault: Variant = { id: "ours", name: "async-uploads `<async-file-input>`", page: "ours", input: "async-file-input input[type=file]", huge: true };
     const oursSingle: Variant = {
+      id: "ours-single",
       name: "async-uploads `<async-file-input>`, one request per file (`multipartThreshold: Infinity`)",
       page: "ours",
       query: { field: BENCH_FIELD_SINGLE },
@@ -91,134 +115,93 @@ await runBench(async ({ quick }) => {
       largeOnly: true,
     };
     const oursPut: Variant = {
+      id: "ours-put",
       name: "async-uploads `<async-file-input>`, presigned PUT (`uploadMethod: \"PUT\"`)",
       page: "ours",
       input: "async-file-input input[type=file]",
       base: oursWithPut.info.url,
     };
-    const oursPutSingle: Variant = { ...oursPut, name: `${oursPut.name}, one request per file`, query: { field: BENCH_FIELD_SINGLE }, largeOnly: true };
-    const uppyDefault: Variant = { name: "Uppy aws-s3 via Companion (limit 6, its default)", page: "uppy", query: { companion: companion.info.url }, input: "input[type=file]" };
-    const uppy3: Variant = { name: "Uppy aws-s3 via Companion (limit 3, as ours)", page: "uppy", query: { companion: companion.info.url, limit: "3" }, input: "input[type=file]" };
+    const oursPutSingle: Variant = { ...oursPut, id: "ours-put-single", name: `${oursPut.name}, one request per file`, query: { field: BENCH_FIELD_SINGLE }, largeOnly: true, huge: true };
+    const uppyDefault: Variant = { id: "uppy", name: "Uppy aws-s3 via Companion (defaults: limit 6, multipart above 100 MiB)", page: "uppy", query: { companion: companion.info.url }, input: "input[type=file]", huge: true };
+    const uppy3: Variant = { id: "uppy3", name: "Uppy aws-s3 via Companion (limit 3)", page: "uppy", query: { companion: companion.info.url, limit: "3" }, input: "input[type=file]" };
     const uppyDashboard: Variant = {
+      id: "uppy-dashboard",
       name: "Uppy + Dashboard UI via Companion (defaults)",
       page: "uppy",
       query: { companion: companion.info.url, dashboard: "1" },
       input: 'input.uppy-Dashboard-input[name="files[]"]:not([webkitdirectory])',
     };
-    const variants = [xhrLoop, oursDefault, oursSingle, oursPut, oursPutSingle, uppyDefault, uppy3, uppyDashboard];
+    const allVariants = [xhrLoop, oursDefault, oursSingle, oursPut, oursPutSingle, uppyDefault, uppy3, uppyDashboard];
+    const onlyVariants = chosen("BENCH_BROWSER_VARIANTS");
+    const variants = allVariants.filter((variant) => !onlyVariants || onlyVariants.includes(variant.id));
+    const runsFor = (scenario: Scenario) =>
+      variants.filter((variant) => (scenario.id === "huge" ? variant.huge : scenario.id === "big" || !variant.largeOnly));
 
     // One untimed run per page first: compiles the servers' and the browser's code paths.
     progress("browser-upload: warming up");
-    for (const variant of variants) await runOnce(browser, variant.base ?? ours.info.url, variant, scenarios[1]!.files.slice(0, 10));
+    const warmUpFiles = (await writeFiles(join(scratch, "warm-up"), 0, { count: 10, size: 50 * KiB }, new Set(["many"])))[0]!.files;
+    for (const variant of variants) await runOnce(browser, variant.base ?? ours.info.url, variant, warmUpFiles);
 
     const times = new Map<string, number[]>();
-    for (let repeat = 0; repeat < repeats; repeat++) {
-      for (const scenario of scenarios) {
-        for (let i = 0; i < variants.length; i++) {
-          const variant = variants[(i + repeat) % variants.length]!;
-          if (variant.largeOnly && scenario !== scenarios[0]) continue;
-          progress(`browser-upload: ${repeat + 1}/${repeats}, ${scenario.name}, ${variant.name}`);
-          const result = await runOnce(browser, variant.base ?? ours.info.url, variant, scenario.files);
+    for (const scenario of scenarios) {
+      for (let repeat = 0; repeat < scenario.repeats; repeat++) {
+        const scenarioVariants = runsFor(scenario);
+        for (let i = 0; i < scenarioVariants.length; i++) {
+          const variant = scenarioVariants[(i + repeat) % scenarioVariants.length]!;
+          progress(`browser-upload: ${repeat + 1}/${scenario.repeats}, ${scenario.name}, ${variant.name} (load ${loadavg()[0]!.toFixed(2)})`);
+          const profile = PROFILE_DIR ? join(PROFILE_DIR, `${scenario.id}-${variant.id}-${repeat + 1}`) : undefined;
+          const result = await runOnce(browser, variant.base ?? ours.info.url, variant, scenario.files, profile);
+          progress(`browser-upload:   ${round(result.ms, 4)} ms`);
           const key = `${scenario.name}|${variant.name}`;
           times.set(key, [...(times.get(key) ?? []), result.ms]);
         }
       }
     }
 
+    const median = (scenario: Scenario, variant: Variant) => {
+      const values = times.get(`${scenario.name}|${variant.name}`);
+      return values ? summarize(values).median : undefined;
+    };
     const tables = scenarios.map((scenario) => {
-      const summary = (variant: Variant) => summarize(times.get(`${scenario.name}|${variant.name}`)!);
-      const [xhr, ourSummary, uppy] = [summary(xhrLoop), summary(oursDefault), summary(uppyDefault)];
+      const ourMs = median(scenario, oursDefault);
       return {
-        caption: `${scenario.name} (${formatBytes(scenario.bytes)} in all): wall time in ms, lower is better`,
+        caption: `${scenario.name} (${formatBytes(scenario.bytes)} in all, ${scenario.repeats} run(s) each): wall time in ms, lower is better`,
         headers: ["uploader", "wall time ms", "MiB/s", "ours vs this"],
-        rows: variants.filter((variant) => !variant.largeOnly || scenario === scenarios[0]).map((variant) => {
-          const s = summary(variant);
-          const isOurs = variant === oursDefault;
-          return [variant.name, spread(s, (value) => round(value, 3)), round(scenario.bytes / MiB / (s.median / 1000), 3), isOurs ? "—" : ratio(ourSummary.median, s.median)];
+        rows: runsFor(scenario).map((variant) => {
+          const s = summarize(times.get(`${scenario.name}|${variant.name}`)!);
+          return [variant.name, spread(s, (value) => round(value, 3)), round(scenario.bytes / MiB / (s.median / 1000), 3), variant === oursDefault ? "—" : ourMs === undefined ? "n/a" : ratio(ourMs, s.median)];
         }),
-        ratios: { overhead: ourSummary.median / xhr.median, peer: ourSummary.median / uppy.median },
       };
     });
     const chromium = browser.version();
-    /** Where we are behind, and why (what the figures and a CPU profile of the pages show). */
-    function whyNotes(): string[] {
-      const notes: string[] = [];
-      const [bigScenario, many] = scenarios as [Scenario, Scenario];
-      const stats = (scenario: Scenario, variant: Variant) => summarize(times.get(`${scenario.name}|${variant.name}`)!);
-      const overlaps = (a: { min: number; max: number }, b: { min: number; max: number }) => a.min <= b.max && b.min <= a.max;
-      const [bigXhr, bigOurs, bigUppy] = [stats(bigScenario, xhrLoop), stats(bigScenario, oursDefault), stats(bigScenario, uppyDefault)];
-      const bigSingle = stats(bigScenario, oursSingle);
-      // The field's default `multipartThreshold` (server/registry.ts): smaller files go in one request anyway.
-      if (bigScenario.bytes >= 64 * MiB) notes.push(
-        `${bigScenario.name}: by default our component sends files of 64 MiB or more in 8 MiB parts, 4 at a time (S3 multipart: resumable and retried per part); with chunking turned off it sends one POST like the others, taking ${ratio(bigSingle.median, bigOurs.median)} the chunked time. ` +
-          (onRgw
-            ? "This run is against Ceph's RADOS Gateway, which completes a multipart upload without rewriting its parts."
-            : "On s3rver, completing a multipart upload rewrites every part into the final object on its disk, work a real S3 does not do on the upload's critical path."),
-      );
-      // Compared request for request: the component with one POST per file, like the others.
-      const chunked = bigScenario.bytes >= 64 * MiB;
-      const onePost = chunked ? bigSingle : bigOurs;
-      const label = chunked ? "ours with one request" : "ours";
-      if (overlaps(onePost, bigXhr) && overlaps(onePost, bigUppy)) {
-        notes.push(`${bigScenario.name}: with one POST carrying the bytes, the runs of ${label}, the XHR loop and Uppy overlap (see min–max): the remaining differences are this machine's run-to-run noise, not the uploaders.`);
-      } else if (onePost.median > Math.min(bigXhr.median, bigUppy.median) * 1.1) {
-        notes.push(`${bigScenario.name}: ${label} is slower than the fastest peer without the runs overlapping, though all send the same single POST: the gap is main-thread work during the upload (the component re-renders on every progress event) or noise from other work on the machine (see the load averages above).`);
-      }
-      const [xhr, ourMs, uppy6, uppyAt3] = [xhrLoop, oursDefault, uppyDefault, uppy3].map((variant) => stats(many, variant).median) as [number, number, number, number];
-      if (ourMs > xhr * 1.1) {
-        const formatterPerCall = /new Intl\.NumberFormat\(/.test(readFileSync(STRINGS_SOURCE, "utf8"));
-        notes.push(
-          `${many.name}, behind our own floor (${ratio(ourMs, xhr)} the XHR loop, which speaks the same protocol with no UI): the component re-renders every file row on every change of any upload (about five per file: requesting, uploading, progress, done), so its main-thread work grows with the square of the number of files` +
-            (formatterPerCall
-              ? `, and each row formats its size with a newly constructed \`Intl.NumberFormat\` (\`formatSize\` in client/async-file-input/strings.ts). A CPU profile of the 200-file page, taken while writing this bench, put about 3 s of main-thread time in that constructor alone; caching the two formatters removes it, and rendering only the rows that changed would remove most of the rest.`
-              : ". Rendering only the rows that changed would remove most of it."),
-        );
-      }
-      if (ourMs > uppy6 * 1.1) {
-        const parts = [
-          uppy6 < uppyAt3 * 0.9 ? `Uppy's default concurrency of 6 (against our fixed 3) is worth ${ratio(uppy6, uppyAt3)}` : `Uppy's default concurrency of 6 (against our fixed 3) gains nothing here (${ratio(uppy6, uppyAt3)} its time at 3)`,
-          xhr > uppyAt3 * 1.1
-            ? `our signing request costs more than Companion's — \`upload-url\` validates, counts the person's unsaved uploads and inserts the row that makes commit and cleanup safe (section 1), where Companion only signs — so the XHR loop takes ${ratio(xhr, uppyAt3)} Uppy's time at equal concurrency`
-            : `the signing request is not the difference: the XHR loop, with our \`upload-url\` and its PostgreSQL insert, takes ${ratio(xhr, uppyAt3)} Uppy's time at equal concurrency`,
-          `the rest is the component's rendering (above)`,
-        ];
-        notes.push(`${many.name}, behind Uppy (${ratio(ourMs, uppy6)} its default, ${ratio(ourMs, uppyAt3)} at the same concurrency of 3): ${parts.join("; ")}.`);
-      }
-      return notes;
-    }
+    const headline = scenarios.flatMap((scenario) => {
+      const [xhr, ourMs, uppy, single] = [xhrLoop, oursDefault, uppyDefault, oursPutSingle].map((variant) => median(scenario, variant));
+      if (ourMs === undefined) return [];
+      const rows: string[][] = [];
+      if (uppy !== undefined) rows.push([`4. browser upload, ${scenario.name}, ms`, round(ourMs, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(ourMs, uppy)]);
+      if (xhr !== undefined) rows.push([`4. browser upload, ${scenario.name}, ms (our overhead)`, round(ourMs, 3), `plain XHR loop ${round(xhr, 3)}`, ratio(ourMs, xhr)]);
+      if (single !== undefined && uppy !== undefined) rows.push([`4. browser upload, ${scenario.name}, ms (ours, one presigned PUT)`, round(single, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(single, uppy)]);
+      return rows;
+    });
 
     return {
       order: 4,
       title: `Uploading in the browser (headless Chromium → ${S3_SERVICE})`,
       method: [
         `Chromium ${chromium} (${CHROMIUM_PATH}, headless, launch settings of test/helpers/browser.ts), ${versions("playwright-core", "s3rver", "@uppy/core", "@uppy/aws-s3", "@uppy/dashboard", "@uppy/companion")}.`,
-        "Every uploader does the same network work per file: one signing request to a server (ours: `POST /async-uploads/upload-url` with its PostgreSQL insert; Uppy: Companion's `GET /s3/params`), then one presigned multipart POST of the file to s3rver (a CORS request with a preflight) — except our component's default for files of 64 MiB or more, which is an S3 multipart upload in 8 MiB parts (shown beside a run with chunking turned off).",
-        "s3rver, our server (S3 backend; it also serves the pages) and Companion run in separate child processes; Chromium and the bench are separate processes too — all on the machine's 2 cores.",
-        `Files written to disk before timing (random bytes), chosen with \`setInputFiles\` by path. Time measured in the page from the file input's \`change\` event to the last upload's end. A fresh browser context per run; one untimed warm-up run per page. ${repeats} run(s) per uploader and file set, in rotating order; median (min–max).`,
+        `Every uploader signs with a server (ours: \`POST /async-uploads/upload-url\`, which inserts the row that makes commit and cleanup safe, and for files chosen together answers them all in one request; Uppy: Companion's \`GET /s3/params\` per file) and sends each file to storage as one presigned request (a CORS POST of a form, or a PUT), or as an S3 multipart upload: ours from the field's \`multipartThreshold\` (default ${formatBytes(DEFAULT_MULTIPART_THRESHOLD)}) in parts of its \`partSize\` (default ${formatBytes(DEFAULT_PART_SIZE)}), 6 at a time; Uppy above 100 MiB in 5 MiB parts, up to 6 at a time. Storage answers CORS preflights with a max-age, so the POSTs of many files share one; every presigned PUT URL (a part, or a file with \`uploadMethod: "PUT"\`) has its own.`,
+        "The storage, our server (S3 backend; it also serves the pages) and Companion run in separate child processes; Chromium and the bench are separate processes too — all on the machine's 2 cores.",
+        `Files written to disk before timing (random bytes), chosen with \`setInputFiles\` by path. Time measured in the page from the file input's \`change\` event to the last upload's end. A fresh browser context per run; one untimed warm-up run per page. Runs per uploader and file set as in each table's caption, in rotating order; median (min–max). The 1 GiB file: one run each, ours and Uppy at their defaults and ours with one presigned PUT.`,
         "The pages are bundled with the same esbuild configuration as section 3.",
       ],
-      tables: tables.map(({ ratios: _ratios, ...table }) => table),
-      headline: tables.flatMap((table, i) => {
-        const scenario = scenarios[i]!;
-        const get = (variant: Variant) => summarize(times.get(`${scenario.name}|${variant.name}`)!).median;
-        const [xhr, ourMs, uppy] = [get(xhrLoop), get(oursDefault), get(uppyDefault)];
-        const rows = [
-          [`4. browser upload, ${scenario.name}, ms`, round(ourMs, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(ourMs, uppy)],
-          [`4. browser upload, ${scenario.name}, ms (our overhead)`, round(ourMs, 3), `plain XHR loop ${round(xhr, 3)}`, ratio(ourMs, xhr)],
-        ];
-        if (i === 0 && scenario.bytes >= 64 * MiB) {
-          const single = get(oursSingle);
-          rows.push([`4. browser upload, ${scenario.name}, ms (ours with chunking off)`, round(single, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(single, uppy)]);
-        }
-        return rows;
+      tables,
+      headline,
+      notes: scenarios.flatMap((scenario) => {
+        const [xhr, ourMs, uppy] = [xhrLoop, oursDefault, uppyDefault].map((variant) => median(scenario, variant));
+        if (ourMs === undefined) return [];
+        const parts = [uppy !== undefined && `${ratio(ourMs, uppy)} Uppy's time with its default settings`, xhr !== undefined && `${ratio(ourMs, xhr)} the plain XHR loop's (our overhead)`].filter(Boolean);
+        return parts.length ? [`${scenario.name}: ours takes ${parts.join(" and ")}.`] : [];
       }),
-      notes: [
-        ...tables.map(
-          (table, i) =>
-            `${scenarios[i]!.name}: ours takes ${round(table.ratios.overhead, 3)}× the plain XHR loop's time (our overhead) and ${round(table.ratios.peer, 3)}× Uppy's with its default settings.`,
-        ),
-        ...whyNotes(),
-      ],
     } satisfies Section;
   } finally {
     await browser?.close().catch(() => {});
@@ -228,7 +211,7 @@ await runBench(async ({ quick }) => {
   }
 });
 
-async function runOnce(browser: Browser, base: string, variant: Variant, files: string[]): Promise<PageResult> {
+async function runOnce(browser: Browser, base: string, variant: Variant, files: string[], profileTo?: string): Promise<PageResult> {
   const context = await browser.newContext();
   try {
     const page = await context.newPage();
@@ -239,9 +222,11 @@ async function runOnce(browser: Browser, base: string, variant: Variant, files: 
     await page.waitForFunction(() => window.bench?.ready === true, undefined, { timeout: 30_000 }).catch((error: unknown) => {
       throw new Error(`${variant.name}: the page did not get ready (${errors.join("; ") || String(error)})`);
     });
+    const profiler = profileTo ? await startProfile(page) : undefined;
     await page.locator(variant.input).first().setInputFiles(files);
-    const handle = await page.waitForFunction(() => window.bench.result, undefined, { timeout: 300_000, polling: 50 });
+    const handle = await page.waitForFunction(() => window.bench.result, undefined, { timeout: 900_000, polling: 50 });
     const result = (await handle.jsonValue()) as PageResult;
+    if (profiler && profileTo) await profiler.stop(profileTo);
     if (result.failed > 0 || result.done !== files.length || errors.length > 0) {
       throw new Error(`${variant.name}: ${result.done}/${files.length} uploaded, errors: ${[...result.errors, ...errors].join("; ")}`);
     }
@@ -251,19 +236,90 @@ async function runOnce(browser: Browser, base: string, variant: Variant, files: 
   }
 }
 
-async function writeFiles(dir: string, big: number, small: { count: number; size: number }): Promise<Scenario[]> {
-  const bigPath = join(dir, "big.bin");
-  await writeFile(bigPath, randomBytes(big));
-  const smallPaths: string[] = [];
-  for (let i = 0; i < small.count; i++) {
-    const path = join(dir, `small-${String(i).padStart(3, "0")}.bin`);
-    await writeFile(path, randomBytes(small.size));
-    smallPaths.push(path);
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+
+/**
+ * A CPU profile of the page's main thread (CDP Profiler), and its requests by method and port (CDP
+ * Network, which also reports CORS preflights): written as `<to>.cpuprofile`, summed up on stderr.
+ */
+async function startProfile(page: Page): Promise<{ stop(to: string): Promise<void> }> {
+  const cdp = await page.context().newCDPSession(page);
+  const requests = new Map<string, number>();
+  cdp.on("Network.requestWillBeSent", ({ request, type }: { request: { method: string; url: string }; type?: string }) => {
+    const label = `${type === "Preflight" ? "preflight" : request.method} :${new URL(request.url).port}`;
+    requests.set(label, (requests.get(label) ?? 0) + 1);
+  });
+  await cdp.send("Network.enable");
+  await cdp.send("Profiler.enable");
+  await cdp.send("Profiler.setSamplingInterval", { interval: 200 });
+  await cdp.send("Profiler.start");
+  const browser = page.context().browser()!;
+  await browser.startTracing(page, { categories: ["devtools.timeline"] });
+  return {
+    async stop(to) {
+      await mkdir(dirname(to), { recursive: true });
+      progress(`trace ${to}: ${summarizeTrace(await browser.stopTracing())}`);
+      const { profile } = (await cdp.send("Profiler.stop")) as { profile: { nodes: ProfileNode[]; samples: number[]; timeDeltas: number[] } };
+      await writeFile(`${to}.cpuprofile`, JSON.stringify(profile));
+      // Self time by function (URL basename and line), from the samples' time deltas.
+      const self = new Map<number, number>();
+      profile.samples.forEach((node, i) => self.set(node, (self.get(node) ?? 0) + (profile.timeDeltas[i] ?? 0) / 1000));
+      const byFunction = new Map<string, number>();
+      let total = 0;
+      for (const node of profile.nodes) {
+        const ms = self.get(node.id) ?? 0;
+        total += ms;
+        const { functionName, url, lineNumber } = node.callFrame;
+        const label = `${functionName || "(anonymous)"} ${url ? `${url.slice(url.lastIndexOf("/") + 1)}:${lineNumber + 1}` : ""}`.trim();
+        byFunction.set(label, (byFunction.get(label) ?? 0) + ms);
+      }
+      const top = [...byFunction].filter(([label]) => label !== "(idle)").sort((a, b) => b[1] - a[1]).slice(0, 12);
+      const idle = byFunction.get("(idle)") ?? 0;
+      progress(`profile ${to}: ${round(total, 4)} ms sampled, ${round(total - idle, 4)} busy; requests ${[...requests].map(([label, count]) => `${label} ×${count}`).join(", ")}`);
+      for (const [label, ms] of top) progress(`  ${round(ms, 3).padStart(8)} ms  ${label}`);
+      await cdp.detach();
+    },
+  };
+}
+
+/** The renderer main thread's time by trace event (nested events are counted in their parents too). */
+function summarizeTrace(trace: Buffer): string {
+  const { traceEvents } = JSON.parse(trace.toString("utf8")) as { traceEvents: Array<{ name: string; ph: string; dur?: number; pid: number; tid: number; args?: { name?: string } }> };
+  const main = new Set(traceEvents.filter((event) => event.name === "thread_name" && event.args?.name === "CrRendererMain").map((event) => `${event.pid}:${event.tid}`));
+  const byName = new Map<string, number>();
+  for (const event of traceEvents) {
+    if (event.ph !== "X" || !event.dur || !main.has(`${event.pid}:${event.tid}`)) continue;
+    byName.set(event.name, (byName.get(event.name) ?? 0) + event.dur / 1000);
   }
-  return [
-    { name: `1 file of ${formatBytes(big)}`, files: [bigPath], bytes: big },
-    { name: `${small.count} files of ${formatBytes(small.size)}`, files: smallPaths, bytes: small.count * small.size },
-  ];
+  return [...byName].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([name, ms]) => `${name} ${round(ms, 3)} ms`).join(", ");
+}
+
+async function writeFiles(dir: string, big: number, small: { count: number; size: number }, sets: Set<string>): Promise<Omit<Scenario, "repeats">[]> {
+  await mkdir(dir, { recursive: true });
+  const scenarios: Omit<Scenario, "repeats">[] = [];
+  for (const [id, size] of [["big", big], ["huge", GiB]] as const) {
+    if (!sets.has(id)) continue;
+    const path = join(dir, `${id}.bin`);
+    // Written in 64 MiB pieces: one 1 GiB buffer would be more memory than a bench should take.
+    const handle = await open(path, "w");
+    for (let written = 0; written < size; written += 64 * MiB) await handle.write(randomBytes(Math.min(64 * MiB, size - written)));
+    await handle.close();
+    scenarios.push({ id, name: `1 file of ${formatBytes(size)}`, files: [path], bytes: size });
+  }
+  if (sets.has("many")) {
+    const smallPaths: string[] = [];
+    for (let i = 0; i < small.count; i++) {
+      const path = join(dir, `small-${String(i).padStart(3, "0")}.bin`);
+      await writeFile(path, randomBytes(small.size));
+      smallPaths.push(path);
+    }
+    scenarios.push({ id: "many", name: `${small.count} files of ${formatBytes(small.size)}`, files: smallPaths, bytes: small.count * small.size });
+  }
+  return scenarios;
 }
 
 /** Each page: an HTML file and its script (and CSS), bundled like section 3's candidates. */

@@ -1,6 +1,6 @@
 /**
- * The peer: Uppy with its aws-s3 plugin signing through Companion (presigned POST to the same
- * s3rver bucket). `?dashboard=1` adds the Dashboard UI (files chosen through its own input, uploads
+ * The peer: Uppy with its aws-s3 plugin signing through Companion (presigned POST, or multipart
+ * above 100 MiB, to the same bucket). `?dashboard=1` adds the Dashboard UI (files chosen through its own input, uploads
  * start on their own); otherwise Uppy runs headless and the page calls `upload()` right after
  * adding the files. `?limit=N` sets the plugin's concurrency (default: the plugin's own, 6).
  */
@@ -15,12 +15,8 @@ const companionEndpoint = params.get("companion")!;
 const limit = params.get("limit");
 const withDashboard = params.get("dashboard") === "1";
 
-const uppy = new Uppy({ autoProceed: withDashboard }).use(AwsS3, {
-  companionEndpoint,
-  // 100 MiB is the plugin's own threshold; say it, so both file sets go as one POST per file.
-  shouldUseMultipart: false,
-  ...(limit ? { limit: Number(limit) } : {}),
-});
+// The plugin's defaults: one presigned POST per file up to 100 MiB, above that an S3 multipart upload.
+const uppy = new Uppy({ autoProceed: withDashboard }).use(AwsS3, { companionEndpoint, ...(limit ? { limit: Number(limit) } : {}) });
 
 let started = 0;
 const finish = (result: { successful?: unknown[]; failed?: Array<{ error?: unknown }> } | undefined) => {

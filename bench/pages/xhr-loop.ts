@@ -1,13 +1,13 @@
 /**
  * The floor for our component: the same protocol written by hand. For each file, `POST upload-url`
- * then one `XMLHttpRequest` doing exactly what the answer says, three files at a time (as the
+ * then one `XMLHttpRequest` doing exactly what the answer says, six files at a time (as the
  * component does), with an upload progress listener (as any uploader with a progress bar has, and
  * which makes the browser send a CORS preflight, as the component's does).
  */
 import type { UploadTarget, UploadUrlResponse } from "../../shared/schemas";
 import { FIELD_ID, ready, report } from "./harness";
 
-const CONCURRENCY = 3;
+const CONCURRENCY = 6;
 const input = document.querySelector<HTMLInputElement>("input[type=file]")!;
 
 input.addEventListener("change", async () => {
