@@ -73,8 +73,9 @@ export function safeFilename(name: string): string {
   const visible = withoutHiddenCharacters(name.replace(/\s+/g, " "))
     .replace(/[\p{Cs}\p{Noncharacter_Code_Point}]/gu, "")
     .normalize("NFC");
-  let safe = Array.from(visible, replaceLookAlike)
-    .join("")
+  // ASCII is its own NFKC form, so only a name with other characters is looked at one by one.
+  const lookAlikesReplaced = /^[\x00-\x7f]*$/.test(visible) ? visible : Array.from(visible, replaceLookAlike).join("");
+  let safe = lookAlikesReplaced
     .replace(/[/\\]/g, "_")
     .replace(UNSAFE_ASCII, "_")
     .replace(SLASH_LOOK_ALIKES, "_")
@@ -101,6 +102,8 @@ function replaceLookAlike(char: string): string {
   return compatible !== char && /[/\\.<>:"|?*#%&{}$!'`=@+^~;,[\]]/.test(compatible) ? "_" : char;
 }
 
+const utf8 = new TextEncoder();
+
 function fits(name: string): boolean {
-  return name.length <= MAX_FILENAME_LENGTH && new TextEncoder().encode(name).length <= MAX_FILENAME_BYTES;
+  return name.length <= MAX_FILENAME_LENGTH && utf8.encode(name).length <= MAX_FILENAME_BYTES;
 }
