@@ -19,7 +19,7 @@ const FORBIDDEN_CHARACTERS =
 // cannot hide or reorder an extension; phones put them in file names.
 const EMOJI_JOINERS =
   /(?<=\p{Extended_Pictographic}\p{Emoji_Modifier}?)\ufe0f|(?<=\p{Extended_Pictographic}(?:\ufe0f|\p{Emoji_Modifier})?)\u200d(?=\p{Extended_Pictographic})/gu;
-const FORBIDDEN_CHARACTERS_ALL = new RegExp(FORBIDDEN_CHARACTERS.source, "gu");
+const FORBIDDEN_CHARACTERS_ALL = /* @__PURE__ */ new RegExp(FORBIDDEN_CHARACTERS.source, "gu");
 
 /** Whether `name` holds a forbidden character outside an emoji sequence. */
 function hidesCharacters(name: string): boolean {
@@ -102,7 +102,8 @@ function replaceLookAlike(char: string): string {
   return compatible !== char && /[/\\.<>:"|?*#%&{}$!'`=@+^~;,[\]]/.test(compatible) ? "_" : char;
 }
 
-const utf8 = new TextEncoder();
+// Pure: a page that never shortens a name (the element) drops it from its bundle.
+const utf8 = /* @__PURE__ */ new TextEncoder();
 
 function fits(name: string): boolean {
   return name.length <= MAX_FILENAME_LENGTH && utf8.encode(name).length <= MAX_FILENAME_BYTES;
