@@ -1,5 +1,6 @@
 import { acceptEntryProblem, type AcceptList } from "../shared/accept.js";
 import { FIELD_ID } from "../shared/schemas.js";
+import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "./multipart/plan.js";
 import { resolveProcessingSteps } from "./processing/steps.js";
 import type { ProcessingStep, ResolvedStep } from "./processing/types.js";
 import type { StorageDriver } from "./storage/types.js";
@@ -42,7 +43,7 @@ export interface FieldOptions {
   storage?: StorageDriver;
   /**
    * Files of at least this size are uploaded in parts (parallel, retried, resumable) when the browser
-   * and the storage can; see `shared/multipart.ts`. `Infinity` turns chunked uploads off. @default 64 MiB
+   * and the storage can; see `shared/multipart.ts`. `Infinity` turns chunked uploads off. @default 128 MiB (why: `server/multipart/plan.ts`)
    */
   multipartThreshold?: number;
   /**
@@ -104,11 +105,11 @@ export class FieldRegistry {
       const problem = typeof entry === "string" ? acceptEntryProblem(entry) : "accept entries must be strings";
       if (problem) fail(`accept: ${problem}`);
     }
-    const multipartThreshold = options.multipartThreshold ?? 64 * MiB;
+    const multipartThreshold = options.multipartThreshold ?? DEFAULT_MULTIPART_THRESHOLD;
     if (!(multipartThreshold === Infinity || (Number.isSafeInteger(multipartThreshold) && multipartThreshold >= 1))) {
       fail("multipartThreshold must be a positive whole number of bytes, or Infinity");
     }
-    const partSize = options.partSize ?? 8 * MiB;
+    const partSize = options.partSize ?? DEFAULT_PART_SIZE;
     if (!Number.isSafeInteger(partSize) || partSize < 1) fail("partSize must be a positive whole number of bytes");
     const maxFiles = options.maxFiles ?? (options.multiple ? 10 : 1);
     if (!Number.isSafeInteger(maxFiles) || maxFiles < 1) fail("maxFiles must be a positive whole number");
