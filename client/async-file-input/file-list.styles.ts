@@ -72,7 +72,6 @@ export const rowStyles = css`
   .bar {
     height: 100%;
     background: var(--async-file-input-accent);
-    transition: width 0.2s;
   }
   .actions {
     display: flex;
@@ -89,11 +88,6 @@ export const rowStyles = css`
   }
   .action:not(:disabled):hover {
     background: var(--async-file-input-hover-background);
-  }
-  @media (prefers-reduced-motion: reduce) {
-    .bar {
-      transition: none;
-    }
   }
   @media (forced-colors: active) {
     .progress {

@@ -159,8 +159,6 @@ function buildFileRow(entry: Entry, options: RowOptions): TemplateResult {
     html`<button type="button" part="button ${action}-button" class="action" aria-label=${label}
       ?disabled=${options.disabled} @click=${() => options.onAction(action, entry)}>${text}</button>`;
 
-  // The bar steps without a width transition: the transition redrew the page every frame of a large
-  // upload (a Chromium trace of 100 MiB: ~0.9 s of style, layout and paint, ~35 ms without it).
   return html`<li part="file" class="file ${status} ${checked} ${invalid ? "invalid" : ""}">
     ${entry.previewUrl
       ? html`<img part="thumbnail" class="thumb" src=${entry.previewUrl} alt=""
@@ -181,7 +179,7 @@ function buildFileRow(entry: Entry, options: RowOptions): TemplateResult {
       ${busy
         ? html`<div part="progress" class="progress" role="progressbar" aria-label=${strings.progressLabel(name)}
             aria-valuemin="0" aria-valuemax="100" aria-valuenow=${percent}>
-            <div part="progress-bar" class="bar" style=${styleMap({ width: `${percent}%`, transition: "none" })}></div>
+            <div part="progress-bar" class="bar" style=${styleMap({ width: `${percent}%` })}></div>
           </div>`
         : nothing}
     </div>
