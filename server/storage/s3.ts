@@ -8,7 +8,7 @@ import {
   type HeadObjectCommandOutput,
   type S3ClientConfig,
 } from "@aws-sdk/client-s3";
-import { createPresignedPost } from "@aws-sdk/s3-presigned-post";
+import { createPresignedPost } from "./s3-presigned-post.js";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import type { UploadTarget } from "../../shared/schemas.js";
 import { contentDisposition } from "./content-disposition.js";
