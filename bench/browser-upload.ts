@@ -178,9 +178,9 @@ await runBench(async ({ quick }) => {
       const [xhr, ourMs, uppy, single] = [xhrLoop, oursDefault, uppyDefault, oursPutSingle].map((variant) => median(scenario, variant));
       if (ourMs === undefined) return [];
       const rows: string[][] = [];
-      if (uppy !== undefined) rows.push([`4. browser upload, ${scenario.name}, ms`, round(ourMs, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(ourMs, uppy)]);
-      if (xhr !== undefined) rows.push([`4. browser upload, ${scenario.name}, ms (our overhead)`, round(ourMs, 3), `plain XHR loop ${round(xhr, 3)}`, ratio(ourMs, xhr)]);
-      if (single !== undefined && uppy !== undefined) rows.push([`4. browser upload, ${scenario.name}, ms (ours, one presigned PUT)`, round(single, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(single, uppy)]);
+      if (uppy !== undefined) rows.push([`4. browser upload to ${S3_SERVICE}, ${scenario.name}, ms`, round(ourMs, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(ourMs, uppy)]);
+      if (xhr !== undefined) rows.push([`4. browser upload to ${S3_SERVICE}, ${scenario.name}, ms (our overhead)`, round(ourMs, 3), `plain XHR loop ${round(xhr, 3)}`, ratio(ourMs, xhr)]);
+      if (single !== undefined && uppy !== undefined) rows.push([`4. browser upload to ${S3_SERVICE}, ${scenario.name}, ms (ours, one presigned PUT)`, round(single, 3), `Uppy aws-s3 ${round(uppy, 3)}`, ratio(single, uppy)]);
       return rows;
     });
 
