@@ -143,8 +143,11 @@ describe("live channel (shared EventSource) in Chromium", () => {
     page.evaluate((name) => (window as unknown as { heard: Record<string, Array<{ event: string; data: unknown }>> }).heard[name]!, name);
   const unsubscribe = (page: Page, name: string) =>
     page.evaluate((name) => (window as unknown as { stops: Record<string, () => void> }).stops[name]!(), name);
+  // A deadline, not a count of tries: in CI two test files share 2 cores with Chromium, and a round trip
+  // through the page took long enough there that 200 tries ran out (a refused topic not heard in ~9 s).
   const until = async (check: () => boolean | Promise<boolean>) => {
-    for (let i = 0; i < 200 && !(await check()); i++) await new Promise((resolve) => setTimeout(resolve, 25));
+    const deadline = Date.now() + 20_000;
+    while (Date.now() < deadline && !(await check())) await new Promise((resolve) => setTimeout(resolve, 25));
     expect(await check()).toBe(true);
   };
 
