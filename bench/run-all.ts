@@ -40,12 +40,19 @@ const machine = await describeMachine();
 const work = await mkdtemp(join(tmpdir(), "async-uploads-bench-"));
 const sections: Section[] = [];
 const load: string[] = [];
+const failed: string[] = [];
 try {
   for (const name of scripts) {
     const before = loadavg()[0]!;
     const json = join(work, `${name}.json`);
-    await runScript(name, [...(quick ? ["--quick"] : []), "--json", json]);
-    sections.push(JSON.parse(await readFile(json, "utf8")) as Section);
+    try {
+      await runScript(name, [...(quick ? ["--quick"] : []), "--json", json]);
+      sections.push(JSON.parse(await readFile(json, "utf8")) as Section);
+    } catch (error) {
+      // One script failing (a service that would not start, a timeout) must not lose the others' figures.
+      console.error(error);
+      failed.push(`${name}: ${error instanceof Error ? error.message : String(error)}`);
+    }
     load.push(`${name} ${round(before, 2)} → ${round(loadavg()[0]!, 2)}`);
   }
 } finally {
@@ -58,6 +65,7 @@ const out = only ? join(tmpdir(), "async-uploads-bench-partial.md") : quick ? jo
 await writeFile(out, markdown);
 console.log(only ? markdown : "");
 console.log(`[bench] done in ${round(minutes, 2)} min; wrote ${out}`);
+if (failed.length) process.exitCode = 1;
 
 function render(): string {
   const headline = sections.flatMap((section) => section.headline);
@@ -69,6 +77,7 @@ function render(): string {
       "Needs PostgreSQL at `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`; each script works in a fresh schema and drops it) and Chromium at `CHROMIUM_PATH` (default `/usr/bin/chromium`); s3rver, Azurite, Companion and the peers come from npm and run locally.",
     markdownTable({ caption: "## Machine", headers: ["", ""], rows: machine }),
     `Other work on the machine (1-minute load average before → after each script; 2 cores): ${load.join("; ")}. Anything above ~2 means other processes (other engineers' test runs) competed for the CPU during that script, and its figures carry that noise.`,
+    ...(failed.length ? [`**Scripts that failed in this run** (no figures below for them): ${failed.join("; ")}.`] : []),
     markdownTable({ caption: "## Summary", headers: ["question", "ours", "peer", "ours vs peer"], rows: headline }),
     ...sections.sort((a, b) => a.order - b.order).map(markdownSection),
   ].join("\n\n") + "\n";
