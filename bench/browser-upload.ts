@@ -23,7 +23,7 @@ import { createBenchDatabase } from "./lib/database";
 import { progress, runBench, type Section } from "./lib/report";
 import { formatBytes, GiB, KiB, MiB, ratio, round, spread, summarize } from "./lib/stats";
 import { versions } from "./lib/versions";
-import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "../server/multipart/plan";
+import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "../server/multipart/defaults";
 import type { PageResult } from "./pages/harness";
 
 type Info = { url: string };

@@ -1,6 +1,6 @@
 import { acceptEntryProblem, type AcceptList } from "../shared/accept.js";
 import { FIELD_ID } from "../shared/schemas.js";
-import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "./multipart/plan.js";
+import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "./multipart/defaults.js";
 import { resolveProcessingSteps } from "./processing/steps.js";
 import type { ProcessingStep, ResolvedStep } from "./processing/types.js";
 import type { StorageDriver } from "./storage/types.js";
@@ -43,7 +43,7 @@ export interface FieldOptions {
   storage?: StorageDriver;
   /**
    * Files of at least this size are uploaded in parts (parallel, retried, resumable) when the browser
-   * and the storage can; see `shared/multipart.ts`. `Infinity` turns chunked uploads off. @default 128 MiB (why: `server/multipart/plan.ts`)
+   * and the storage can; see `shared/multipart.ts`. `Infinity` turns chunked uploads off. @default 128 MiB (why: `server/multipart/defaults.ts`)
    */
   multipartThreshold?: number;
   /**

@@ -6,17 +6,6 @@ import type { Field } from "../registry.js";
 import type { MultipartCapability } from "../storage/types.js";
 
 /**
- * The defaults of a field's `multipartThreshold` and `partSize` (server/registry.ts), from the browser
- * bench (bench/browser-upload.ts, headless Chromium against s3rver and Ceph RGW). Chunks cost a CORS
- * preflight and a request each, and s3rver rewrites every part on completion: a 100 MiB file went
- * faster as one request than in parts on both (and Uppy, the peer, chunks only above 100 MiB), while
- * a 1 GiB file in parts, six at a time, beat both one PUT and Uppy's 5 MiB parts on RGW. Only chunked
- * uploads resume after a reload, so the threshold stays just above Uppy's rather than higher.
- */
-export const DEFAULT_MULTIPART_THRESHOLD = 128 * 2 ** 20;
-export const DEFAULT_PART_SIZE = 8 * 2 ** 20;
-
-/**
  * A chunked upload that is open (parts staged, not yet assembled): the storage's upload id and the
  * part size the browser was given, kept in the row's `upload_id` and `part_size`. Both are cleared
  * when the server completes the upload (`MULTIPART_ASSEMBLED`).
