@@ -152,13 +152,12 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
       return rows;
     });
 
-  const runBatch = async (tx: Database): Promise<Row[]> => {
+  const runBatch = async (tx: Database): Promise<{ rows: Row[]; outcomes: Outcome[] }> => {
     const rows = await claim(tx);
     const outcomes: Outcome[] = await deleteDeferred(rows, await mapWithConcurrency(rows, DELETE_CONCURRENCY, handle), health);
     const removedIds = rows.filter((_, i) => outcomes[i]?.kind === "removed").map((row) => row.id);
     if (!settings.dryRun && removedIds.length > 0) await tx.delete(asyncTempFile).where(inArray(asyncTempFile.id, removedIds));
-    rows.forEach((row, i) => record(summary, row, outcomes[i]!));
-    return rows;
+    return { rows, outcomes };
   };
 
   /** Batch after batch until the run ends; with `LANES` of these, one claims while another deletes. */
@@ -166,15 +165,19 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
     for (;;) {
       endIfDue();
       if (ended || failure) return;
-      let rows: Row[];
+      let batch: { rows: Row[]; outcomes: Outcome[] };
       try {
-        rows = settings.dryRun ? await runBatch(db) : await db.transaction((tx) => runBatch(tx));
+        batch = settings.dryRun ? await runBatch(db) : await db.transaction((tx) => runBatch(tx));
       } catch (error) {
         // The database failed (a storage failure is a row's outcome): the other lanes finish their batch and stop.
         failure ??= { error };
         return;
       }
+      const { rows, outcomes } = batch;
       if (rows.length === 0) return;
+      // Counted once its transaction committed, and reported in the same step: with two lanes, counting
+      // inside the transaction let one lane's report include the other's batch ([8, 8, 12], not [4, 8, 12]).
+      rows.forEach((row, i) => record(summary, row, outcomes[i]!));
       summary.batches++;
       settings.onProgress?.({
         batch: summary.batches, done: summary.scanned, total: summary.total, removed: summary.removed,
