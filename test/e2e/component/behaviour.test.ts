@@ -12,6 +12,7 @@ import {
   storageRequests,
   textFile,
   waitForRows,
+  waitForShadowText,
 } from "./page-helpers";
 import { FIELDS } from "./harness";
 import { formWith, useComponentSession } from "./suite";
@@ -49,7 +50,7 @@ describe("<async-file-input> behaviour", () => {
       element.shadowRoot!.activeElement!.dispatchEvent(new ClipboardEvent("paste", { bubbles: true, cancelable: true, composed: true, clipboardData }));
     });
     await page.waitForFunction(() => new FormData(document.querySelector("form")!).get("file")?.toString().endsWith("/pasted.txt"));
-    expect(await rowStates(page, INPUT)).toEqual(["done"]);
+    await expect.poll(() => rowStates(page, INPUT)).toEqual(["done"]);
     expect(errors).toEqual([]);
   });
 
@@ -206,8 +207,7 @@ describe("<async-file-input> behaviour", () => {
     const storage = storageRequests(session.server.url);
     await page.route(storage, (route) => route.abort("internetdisconnected"));
     await chooseFiles(page, INPUT, [textFile("offline.txt")]);
-    await waitForRows(page, INPUT, 1, ["retrying"]);
-    expect(await shadowText(page, INPUT)).toContain("Connection lost, retrying…");
+    await waitForShadowText(page, INPUT, "Connection lost, retrying…");
     await waitForRows(page, INPUT, 1, ["failed"]);
     expect(requests.count).toBe(4);
     expect(await shadowText(page, INPUT)).toContain("The connection failed. Check your network, then retry.");
@@ -224,10 +224,10 @@ describe("<async-file-input> behaviour", () => {
     const hold = await holdStorageUploads(page, session.server.url);
     await page.locator(`${INPUT} input[type=file]`).setInputFiles([textFile("draft.txt")]);
     await hold.held;
-    expect(await rowStates(page, INPUT)).toEqual(["uploading"]);
+    await expect.poll(() => rowStates(page, INPUT)).toEqual(["uploading"]);
     await page.getByRole("button", { name: "Cancel upload of draft.txt" }).click();
     await hold.release();
-    expect(await rowStates(page, INPUT)).toEqual(["stored"]);
+    await expect.poll(() => rowStates(page, INPUT)).toEqual(["stored"]);
     expect(await formValues(page, "file")).toEqual([existing]);
     expect(errors).toEqual([]);
   });

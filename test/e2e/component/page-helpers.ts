@@ -41,6 +41,15 @@ export async function waitForRows(page: Page, selector: string, count: number, s
   );
 }
 
+/** Waits until the element's shadow root shows `text` (rows render once per frame, after the change). */
+export async function waitForShadowText(page: Page, selector: string, text: string): Promise<void> {
+  await page.waitForFunction(
+    ({ selector, text }) => document.querySelector(selector)?.shadowRoot?.textContent?.includes(text),
+    { selector, text },
+    { timeout: 15_000 },
+  );
+}
+
 /** `FormData.getAll(name)` of the page's first form. */
 export function formValues(page: Page, name: string): Promise<string[]> {
   return page.evaluate((name) => new FormData(document.querySelector("form")!).getAll(name).map(String), name);

@@ -4,7 +4,7 @@ import type { Browser, Page } from "playwright-core";
 import { afterAll, afterEach, beforeAll } from "vitest";
 import { launchBrowser } from "../../helpers/browser";
 import { ACCEPT, MAX_SIZE, openPage, startComponentServer, type ComponentServer } from "./harness";
-import { waitForRows } from "./page-helpers";
+import { waitForRows, waitForShadowText } from "./page-helpers";
 
 export const INPUT = "async-file-input";
 /** Up to several text or image files, each scanned: the scan waits on the file name's gate, rejects "virus" names. */
@@ -101,12 +101,7 @@ export function useProcessingSession() {
   const checks = (page: Page) => page.evaluate(() => (window as unknown as { checks: Array<{ state: string; label: string | null; reason: string | null }> }).checks);
   const validationMessage = (page: Page) => page.$eval(INPUT, (element) => (element as HTMLElement & { validationMessage: string }).validationMessage);
   const announcement = (page: Page) => page.$eval(INPUT, (element) => element.shadowRoot!.querySelector("[role=status]")!.textContent ?? "");
-  const waitForText = (page: Page, text: string) =>
-    page.waitForFunction(
-      ({ selector, text }) => document.querySelector(selector)?.shadowRoot?.textContent?.includes(text),
-      { selector: INPUT, text },
-      { timeout: 15_000 },
-    );
+  const waitForText = (page: Page, text: string) => waitForShadowText(page, INPUT, text);
   /** Records the page's EventSources; the returned function lists the open ones by their number of topics. */
   async function watchEventSources(page: Page): Promise<() => Promise<number[]>> {
     await page.evaluate(() => {

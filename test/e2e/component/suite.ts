@@ -108,12 +108,12 @@ export function describeComponent(backend: Backend): void {
       const hold = await holdStorageUploads(page, session.server.url);
       await chooseFiles(page, INPUT, [textFile("draft.txt")]);
       await hold.held;
-      expect(await rowStates(page, INPUT)).toEqual(["uploading"]);
+      await expect.poll(() => rowStates(page, INPUT)).toEqual(["uploading"]);
       const aborted = page.waitForEvent("requestfailed", (request) => storageRequests(session.server.url)(new URL(request.url())));
       await page.getByRole("button", { name: "Cancel upload of draft.txt" }).click();
       await aborted;
       await hold.release();
-      expect(await rowStates(page, INPUT)).toEqual([]);
+      await expect.poll(() => rowStates(page, INPUT)).toEqual([]);
       expect(await formValues(page, "file")).toEqual([""]);
       expect(await page.$eval("form", (form) => form.checkValidity())).toBe(true);
       expect(errors).toEqual([]);
