@@ -60,7 +60,7 @@ export interface TestBackend {
   /**
    * S3: cuts this backend's proxy to the shared RGW (every connection closed, new ones refused). Azure:
    * stops the emulator for real. The filesystem: every
-   * `stat` and `delete` fails like a dead disk (tests run as root here, so permissions cannot).
+   * `stat`, `delete` and `deleteMany` fails like a dead disk (tests run as root here, so permissions cannot).
    */
   takeDown(): Promise<void>;
   /** Undoes `takeDown()`: the same service on the same address (Azurite keeps its blobs only if `restartable`). */
@@ -235,9 +235,14 @@ async function startFilesystemBackend(): Promise<TestBackend> {
   let up = true;
   const dead = (operation: string) => new Error(`[filesystem] ${operation} failed: EIO: i/o error (injected)`);
   // A prototype chain keeps the driver's extras (write, read, multipart) for the app's fs/ routes.
+  // Every call that cleanup makes to storage fails while down: a call left unwrapped here (as
+  // deleteMany once was) would reach the disk through the prototype and hide the outage from tests.
   const storage: StorageDriver = Object.assign(Object.create(disk) as StorageDriver, {
     stat: (key: string) => (up ? disk.stat(key) : Promise.reject(dead("stat"))),
     delete: (key: string) => (up ? disk.delete(key) : Promise.reject(dead("delete"))),
+    ...(disk.deleteMany && {
+      deleteMany: (keys: readonly string[]) => (up ? disk.deleteMany!(keys) : Promise.reject(dead("deleteMany"))),
+    }),
   });
   return {
     name: "filesystem",

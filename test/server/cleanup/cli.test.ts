@@ -81,15 +81,17 @@ describe("cleanup-temp-files CLI (in process)", () => {
     const broken = await startBackend("filesystem");
     try {
       const brokenContext: CleanupContext = { ...context, backend: broken, uploads: uploadsOn(context.db, broken.storage) };
-      await seed(brokenContext, [{ ageMs: 25 * HOUR, bytes: bytes(3) }]);
-      // The disk answers stat (so the start-up probe passes) but every delete fails.
-      Object.assign(broken.storage, { delete: () => Promise.reject(new Error("[filesystem] delete failed: EIO: i/o error")) });
+      const [row] = await seed(brokenContext, [{ ageMs: 25 * HOUR, bytes: null }]);
+      // A real failure of the disk, whichever call the driver deletes with (delete, deleteMany): the
+      // key names a directory, which unlink refuses (EISDIR; tests run as root, so permissions cannot).
+      await broken.put(`${row!.key}/inside.bin`, bytes(3));
       const loaded = () => Promise.resolve({ uploads: brokenContext.uploads, close: async () => {} });
       const { code, stdout, stderr } = await runInProcess(["--quiet"], loaded);
       expect(code).toBe(1);
       expect(stdout.text).toBe("");
-      expect(stderr.text).toMatch(/failed\s+1 {2}\(left for the next run\)\n\s+- async-temp\/.*: \[filesystem\] delete failed: EIO/);
+      expect(stderr.text).toMatch(/failed\s+1 {2}\(left for the next run\)\n\s+- async-temp\/.*: \[filesystem\] delete(Many)? failed .*EISDIR/);
       expect(await rowCount(context.db)).toBe(1);
+      expect(await exists(broken.storage, `${row!.key}/inside.bin`)).toBe(true);
     } finally {
       await broken.close();
     }
