@@ -3,6 +3,7 @@ import { link, mkdir, open, rename, rmdir, stat, unlink } from "node:fs/promises
 import { dirname, isAbsolute, resolve, sep } from "node:path";
 import { Readable } from "node:stream";
 import { driverError } from "./driver-error.js";
+import { filesystemDeleteMany } from "./filesystem-delete-many.js";
 import { streamToFile } from "./filesystem-stream.js";
 import { filesystemChunks, type FilesystemChunks } from "./filesystem-chunks.js";
 import { FilesystemError, isCode } from "./filesystem-error.js";
@@ -201,6 +202,11 @@ export function filesystemStorage({ root: rootOption }: FilesystemStorageOptions
         if (!isNotFound(error)) throw fail("delete", error, `"${key}"`);
       }
       await pruneEmptyParents(path);
+    },
+
+    deleteMany(keys) {
+      // Each emptied directory removed once, not walked up to from every file (filesystem-delete-many.ts).
+      return filesystemDeleteMany(root, pathOf, keys);
     },
 
     async createDownloadUrl({ key, filename, expiresAt }, context) {

@@ -21,11 +21,21 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
       uploads.exports.register("docs.csv", { criteria: (input) => input, filename: () => "docs.csv", contentType: "text/csv", write: async () => {} });
     // Two app instances (two machines), neither running a worker: the runs below are the only cleanups.
     instances = [await world.instance({ register, start: false }), await world.instance({ register, start: false })];
+    // Every deletion counted, one by one or many at once (the filesystem driver has deleteMany).
+    const count = (key: string) => deletes.set(key, (deletes.get(key) ?? 0) + 1);
     const original = world.storage.delete.bind(world.storage);
     world.storage.delete = async (key) => {
-      deletes.set(key, (deletes.get(key) ?? 0) + 1);
+      count(key);
       return original(key);
     };
+    const originalMany = world.storage.deleteMany?.bind(world.storage);
+    if (originalMany) {
+      world.storage.deleteMany = async (keys) => {
+        const failed = await originalMany(keys);
+        for (const key of keys) if (!failed.some((failure) => failure.key === key)) count(key);
+        return failed;
+      };
+    }
   }, 60_000);
   afterAll(() => world?.close());
 
@@ -87,10 +97,17 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
   it("a file that cannot be deleted keeps its row for the next run", async () => {
     const [row] = await seed(1, { expiresInMs: -2 * HOUR });
     const original = world.storage.delete;
+    const originalMany = world.storage.deleteMany;
     world.storage.delete = async (key) => {
       if (key === row!.key) throw new Error("storage unavailable");
       return original(key);
     };
+    if (originalMany) {
+      world.storage.deleteMany = async (keys) => [
+        ...(await originalMany(keys.filter((key) => key !== row!.key))),
+        ...keys.filter((key) => key === row!.key).map((key) => ({ key, reason: "storage unavailable" })),
+      ];
+    }
     try {
       const summary = await instances[0]!.uploads.exports.cleanupExpired();
       expect(summary.failed).toBe(1);
@@ -98,6 +115,7 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
       expect(stored!.status).toBe("succeeded");
     } finally {
       world.storage.delete = original;
+      world.storage.deleteMany = originalMany;
     }
     expect((await instances[0]!.uploads.exports.cleanupExpired()).expired).toBe(1);
   });
@@ -106,6 +124,7 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
     const rows = await seed(30, { expiresInMs: -2 * HOUR });
     const refusedKey = rows[3]!.key!;
     const calls: number[] = [];
+    const originalMany = world.storage.deleteMany;
     world.storage.deleteMany = async (keys) => {
       calls.push(keys.length);
       for (const key of keys) if (key !== refusedKey) await world.storage.delete(key);
@@ -119,7 +138,7 @@ describe("cleanup-expired-exports (PostgreSQL)", () => {
       expect(kept!.status).toBe("succeeded");
       expect(await world.storage.stat(refusedKey)).not.toBeNull();
     } finally {
-      delete world.storage.deleteMany;
+      world.storage.deleteMany = originalMany;
     }
     expect((await instances[0]!.uploads.exports.cleanupExpired()).expired).toBe(1);
   });
