@@ -25,6 +25,7 @@ import { formatBytes, GiB, KiB, MiB, ratio, round, spread, summarize } from "./l
 import { versions } from "./lib/versions";
 import { DEFAULT_MULTIPART_THRESHOLD, DEFAULT_PART_SIZE } from "../server/multipart/defaults";
 import type { PageResult } from "./pages/harness";
+import { cpuBetween, cpuSnapshot } from "./lib/proc-cpu";
 
 type Info = { url: string };
 type ScenarioId = "big" | "huge" | "many";
@@ -60,12 +61,19 @@ const S3_SERVICE = onRgw ? "Ceph RGW" : "s3rver";
  * `BENCH_BROWSER_REPEATS` the runs, `BENCH_BROWSER_FILES` the count of small files, and
  * `BENCH_BROWSER_PROFILE` a directory for a Chromium CPU profile of every timed run (its hottest
  * functions and the requests the page made are printed; profiling slows the page, so its times are
- * not for the table).
+ * not for the table); `BENCH_BROWSER_CPU=1` (or a profile) prints each timed run's CPU time by process
+ * (storage, our server, Companion, Chromium's renderer and network processes; bench/lib/proc-cpu.ts).
+ * `BENCH_BROWSER_BASELINE=<dir>` adds the variant `ours-base`: the component from another copy of the
+ * repository (`git archive <commit> client shared bench/pages | tar -x -C <dir>`, with a `node_modules`
+ * link), for a change measured side by side with what it changes, in the same run.
  */
 const chosen = (name: string) => process.env[name]?.split(",").map((value) => value.trim()).filter(Boolean);
 const PROFILE_DIR = process.env.BENCH_BROWSER_PROFILE;
+/** Child pids → names, for the CPU time each process spends during a timed run (`/proc`, printed per run). */
+const cpuRoots: Record<number, string> = {};
 
 const PAGES_DIR = fileURLToPath(new URL("./pages/", import.meta.url));
+const BASELINE_DIR = process.env.BENCH_BROWSER_BASELINE;
 
 await runBench(async ({ quick }) => {
   // RGW keeps its objects in memory (memstore; the bench deletes none): one repeat, and the large file
@@ -94,14 +102,18 @@ await runBench(async ({ quick }) => {
     // BENCH_S3_SERVICE=rgw: Ceph's RADOS Gateway instead of s3rver (which rewrites every part on completion).
     const s3rver = await startChild<Info & { endpoint: string }>(onRgw ? "servers/rgw-server.ts" : "servers/s3rver-server.ts");
     children.push(s3rver);
+    cpuRoots[s3rver.pid] = onRgw ? "storage (Ceph RGW + mon + osd)" : "storage (s3rver)";
     const env = { BENCH_DB_URL: database.url, BENCH_DB_SCHEMA: database.schema, BENCH_S3: JSON.stringify(s3rver.info) };
     const ours = await startChild<Info>("servers/async-uploads-server.ts", [], { ...env, BENCH_BACKEND: "s3", BENCH_STATIC_DIR: staticDir });
     children.push(ours);
+    cpuRoots[ours.pid] = "our server (POST)";
     // The same server with presigned PUT URLs (s3Storage's uploadMethod "PUT"), as Uppy's aws-s3 sends.
     const oursWithPut = await startChild<Info>("servers/async-uploads-server.ts", [], { ...env, BENCH_BACKEND: "s3", BENCH_STATIC_DIR: staticDir, BENCH_S3_UPLOAD_METHOD: "PUT" });
     children.push(oursWithPut);
+    cpuRoots[oursWithPut.pid] = "our server (PUT)";
     const companion = await startChild<Info>("servers/companion-server.ts", [], env);
     children.push(companion);
+    cpuRoots[companion.pid] = "Companion";
     browser = await launchBrowser();
 
     const xhrLoop: Variant = { id: "xhr", name: "plain XHR loop (6 at a time, as ours)", page: "xhr-loop", input: "input[type=file]" };
@@ -131,7 +143,8 @@ await runBench(async ({ quick }) => {
       query: { companion: companion.info.url, dashboard: "1" },
       input: 'input.uppy-Dashboard-input[name="files[]"]:not([webkitdirectory])',
     };
-    const allVariants = [xhrLoop, oursDefault, oursSingle, oursPut, oursPutSingle, uppyDefault, uppy3, uppyDashboard];
+    const oursBase: Variant = { ...oursDefault, id: "ours-base", name: `async-uploads \`<async-file-input>\` from ${BASELINE_DIR}`, page: "ours-base", huge: false };
+    const allVariants = [xhrLoop, oursDefault, ...(BASELINE_DIR ? [oursBase] : []), oursSingle, oursPut, oursPutSingle, uppyDefault, uppy3, uppyDashboard];
     const onlyVariants = chosen("BENCH_BROWSER_VARIANTS");
     const variants = allVariants.filter((variant) => !onlyVariants || onlyVariants.includes(variant.id));
     const runsFor = (scenario: Scenario) =>
@@ -223,9 +236,18 @@ async function runOnce(browser: Browser, base: string, variant: Variant, files: 
       throw new Error(`${variant.name}: the page did not get ready (${errors.join("; ") || String(error)})`);
     });
     const profiler = profileTo ? await startProfile(page) : undefined;
+    const cpuBefore = cpuSnapshot(cpuRoots);
+    const wallBefore = performance.now();
     await page.locator(variant.input).first().setInputFiles(files);
     const handle = await page.waitForFunction(() => window.bench.result, undefined, { timeout: 900_000, polling: 50 });
     const result = (await handle.jsonValue()) as PageResult;
+    if (profileTo || process.env.BENCH_BROWSER_CPU) {
+      // Which process did the work (the timed window plus Playwright's file choosing and polling).
+      const wall = performance.now() - wallBefore;
+      const spent = [...cpuBetween(cpuBefore, cpuSnapshot(cpuRoots))].sort((a, b) => b[1] - a[1]);
+      const total = spent.reduce((sum, [, ms]) => sum + ms, 0);
+      progress(`cpu ${variant.id}: wall ${round(wall, 4)} ms, CPU ${round(total, 4)} ms: ${spent.map(([label, ms]) => `${label} ${round(ms, 3)} (${Math.round((100 * ms) / wall)}%)`).join(", ")}`);
+    }
     if (profiler && profileTo) await profiler.stop(profileTo);
     if (result.failed > 0 || result.done !== files.length || errors.length > 0) {
       throw new Error(`${variant.name}: ${result.done}/${files.length} uploaded, errors: ${[...result.errors, ...errors].join("; ")}`);
@@ -330,8 +352,13 @@ async function bundlePages(dir: string): Promise<void> {
     ours: '<form><async-file-input name="file" field-id="bench.file" multiple max-files="1000"></async-file-input></form>',
     uppy: '<form><input type="file" multiple></form><div id="uploader"></div>',
   };
+  const sources: Record<string, string> = Object.fromEntries(Object.keys(pages).map((name) => [name, `${PAGES_DIR}${name}.ts`]));
+  if (BASELINE_DIR) {
+    pages["ours-base"] = pages.ours!;
+    sources["ours-base"] = join(BASELINE_DIR, "bench/pages/ours.ts");
+  }
   for (const [name, body] of Object.entries(pages)) {
-    const outputs = await bundleEntry(`import "${PAGES_DIR}${name}.ts";`, [], { pages: true });
+    const outputs = await bundleEntry(`import "${sources[name]}";`, [], { pages: true });
     let head = "";
     for (const output of outputs) {
       const file = output.path.endsWith(".css") ? `${name}.css` : `${name}.js`;
