@@ -1,11 +1,13 @@
 import { eq } from "drizzle-orm";
-import { Hono } from "hono";
+import { Hono, type Context } from "hono";
+import type { Readable } from "node:stream";
 import { partRange } from "../../shared/multipart.js";
 import { asyncTempFile } from "../db/schema.js";
 import { AsyncUploadsError } from "../errors.js";
 import { multipartStateOf } from "../multipart/plan.js";
 import { contentDisposition } from "../storage/content-disposition.js";
 import { FilesystemError, isFilesystemStorage, type FilesystemStorage } from "../storage/filesystem.js";
+import { releaseChunksOnceWritten } from "../storage/filesystem-write.js";
 import { verifyToken } from "../tokens.js";
 import { ifRangeMatches, parseRange, type RangeAnswer } from "./byte-range.js";
 import { takeNodeBody } from "./request-body.js";
@@ -39,8 +41,7 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     if (length !== undefined && Number(length) > claims.size) {
       throw new AsyncUploadsError("file_too_large", "The body is larger than the size this upload was issued for.");
     }
-    // On Node, the request's own stream: the web body would copy every chunk (see takeNodeBody).
-    const body = takeNodeBody(c) ?? c.req.raw.body;
+    const body = streamedBody(c);
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
     try {
       await storage.write(claims.key, body, { size: claims.size });
@@ -77,7 +78,7 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
     }
     const range = partRange(claims.partNumber, state.partSize, row.declaredSize);
     if (range.offset !== claims.offset || range.size !== claims.size) throw new AsyncUploadsError("invalid_token", "This part link does not match its upload.");
-    const body = takeNodeBody(c) ?? c.req.raw.body;
+    const body = streamedBody(c);
     if (!body) throw new AsyncUploadsError("invalid_request", "The request has no body.");
     let failure: unknown = null;
     try {
@@ -140,6 +141,16 @@ export function filesystemRoutes(deps: RouteDeps): Hono<RoutesEnv> {
   });
 
   return app;
+}
+
+/**
+ * The body of an upload or a part. On Node, the request's own stream (the web body would copy every
+ * chunk, see takeNodeBody), whose chunks the file sink frees as soon as they are written: each is a
+ * copy the HTTP parser made for this request alone (see releaseChunksOnceWritten).
+ */
+function streamedBody(c: Context<RoutesEnv>): Readable | ReadableStream<Uint8Array> | null {
+  const node = takeNodeBody(c);
+  return node ? releaseChunksOnceWritten(node) : c.req.raw.body;
 }
 
 /**

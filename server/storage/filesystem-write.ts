@@ -8,6 +8,26 @@ import { driverError } from "./driver-error.js";
 import { FilesystemError, isCode } from "./filesystem-error.js";
 import type { UploadBody } from "./types.js";
 
+/** Bodies whose chunks no one else holds (see `releaseChunksOnceWritten`). */
+const ownedChunks = new WeakSet<Readable>();
+
+/**
+ * Marks a body whose chunks are each the whole of their own memory and held by no one else once they
+ * are written: a request body taken from Node (its HTTP parser copies each chunk into a new buffer).
+ * The file sink then frees each chunk's memory as soon as it is on disk, rather than leaving it to
+ * the garbage collector.
+ *
+ * Why: V8 counts those buffers (external memory) towards the old generation's limit until a full
+ * collection; while the app allocates too little to trigger young collections, the received bytes
+ * alone make V8 run a full mark-compact about every 8-10 MiB of a large upload (`--trace-gc-nvp`,
+ * `--trace-incremental-marking`), and each one marks the app's whole heap. Freed here, they no longer
+ * count.
+ */
+export function releaseChunksOnceWritten(body: Readable): Readable {
+  ownedChunks.add(body);
+  return body;
+}
+
 /**
  * The filesystem driver's `write`: exactly `size` bytes of `body` to a new file at `path` (`key` names
  * it in errors). More is refused while streaming (`too_large`), fewer at the end (`too_short`), an
@@ -34,7 +54,7 @@ export async function writeNewFile(
     // Fail fast rather than after receiving the whole body; the link below is what guarantees it.
     if (await exists(path)) throw alreadyExists();
     file = await openExclusive(partial);
-    const sink = new ExactSizeFileSink(file.fd, size);
+    const sink = new ExactSizeFileSink(file.fd, size, ownedChunks.has(source));
     // https://nodejs.org/api/stream.html#streampipelinesource-transforms-destination-options
     await pipeline(source, sink);
     if (sink.received < size) {
@@ -73,6 +93,8 @@ class ExactSizeFileSink extends Writable {
   constructor(
     private readonly fd: number,
     private readonly size: number,
+    /** Free each chunk's memory once written (`releaseChunksOnceWritten`). */
+    private readonly release: boolean,
   ) {
     super();
   }
@@ -105,6 +127,7 @@ class ExactSizeFileSink extends Writable {
   #writeAll(buffers: Buffer[], callback: WriteCallback): void {
     this.#writing = () => {};
     writeFully(this.fd, buffers, (error) => {
+      if (!error && this.release) for (const buffer of buffers) releaseMemory(buffer);
       const then = this.#writing;
       this.#writing = null;
       callback(error);
@@ -114,6 +137,19 @@ class ExactSizeFileSink extends Writable {
 }
 
 type WriteCallback = (error?: Error | null) => void;
+
+/**
+ * Frees a written chunk's memory now, by detaching its ArrayBuffer (`transfer(0)`: V8 drops the
+ * backing store and its external-memory count at once; https://tc39.es/ecma262/#sec-arraybuffer.prototype.transfer).
+ * Only a chunk that is the whole of a plain ArrayBuffer: a slice of a pool or of a larger buffer shares
+ * its memory with bytes that are not ours.
+ */
+function releaseMemory(chunk: Buffer): void {
+  const memory = chunk.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; resizable?: boolean; detached?: boolean };
+  if (chunk.byteOffset !== 0 || chunk.byteLength !== memory.byteLength || !(memory instanceof ArrayBuffer)) return;
+  if (typeof memory.transfer !== "function" || memory.resizable || memory.detached) return;
+  memory.transfer(0);
+}
 
 /** `writev` until every byte is written: a regular file may take fewer (a full disk reports itself on the next call). */
 function writeFully(fd: number, buffers: Buffer[], callback: (error?: Error | null) => void): void {

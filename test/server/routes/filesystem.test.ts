@@ -1,9 +1,13 @@
+import { randomBytes } from "node:crypto";
+import { once } from "node:events";
 import { readdir, readFile } from "node:fs/promises";
+import { request } from "node:http";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { MiB } from "../../../server/registry";
 import { signToken } from "../../../server/tokens";
 import { createTestUploads, PDF_BYTES, TEST_SECRET, type TestUploads } from "../../helpers/uploads";
+import { listen, type Listening } from "../../properties/http";
 
 describe("filesystem upload and download routes", () => {
   let t: TestUploads;
@@ -104,5 +108,49 @@ describe("filesystem upload and download routes", () => {
     expect((await t.request("/download/nope/doc-1")).status).toBe(404);
     expect((await t.request("/download/docs.attachment/doc-1?key=async-temp%2Fother")).status).toBe(404);
     expect((await t.request("/download/docs.attachment/..%2F..%2Fetc")).status).toBe(404);
+  });
+});
+
+/**
+ * On @hono/node-server the route streams Node's own request stream and frees each chunk's memory as
+ * soon as it is written (releaseChunksOnceWritten): the file must still hold exactly the bytes sent.
+ */
+describe("filesystem upload route on @hono/node-server", () => {
+  let t: TestUploads;
+  let server: Listening;
+  beforeAll(async () => {
+    t = await createTestUploads({ register: (uploads) => uploads.registry.register("docs.large", { maxSize: 64 * MiB, multipartThreshold: Infinity }) });
+    server = await listen(t.uploads.routes.fetch);
+  });
+  afterAll(async () => {
+    await server?.close();
+    await t?.close();
+  });
+
+  /** PUTs `content` in 256 KiB writes, as a browser streams a file; resolves with the status. */
+  function put(path: string, content: Buffer): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const req = request({ port: server.port, host: "127.0.0.1", path, method: "PUT", headers: { "content-type": "application/pdf", "content-length": String(content.length) } });
+      req.on("response", (response) => {
+        response.resume();
+        response.on("end", () => resolve(response.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      void (async () => {
+        for (let i = 0; i < content.length; i += 256 * 1024) {
+          if (!req.write(content.subarray(i, i + 256 * 1024))) await once(req, "drain");
+        }
+        req.end();
+      })();
+    });
+  }
+
+  it("stores exactly the bytes sent, in many chunks", async () => {
+    const content = randomBytes(12 * MiB);
+    const target = await t.issue({ fieldId: "docs.large", filename: "a.pdf", contentType: "application/pdf", size: content.length });
+    expect(await put(target.upload.url, content)).toBe(201);
+    expect((await readFile(join(t.root, target.key))).equals(content)).toBe(true);
+    // The client's own buffer is untouched: only the server's copies are freed.
+    expect(content.length).toBe(12 * MiB);
   });
 });

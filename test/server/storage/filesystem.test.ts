@@ -1,10 +1,13 @@
+import { randomFillSync } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { contentDisposition } from "../../../server/storage/content-disposition";
 import { filesystemChunks } from "../../../server/storage/filesystem-chunks";
 import { FilesystemError, filesystemStorage, isFilesystemStorage, type FilesystemStorage } from "../../../server/storage/filesystem";
+import { releaseChunksOnceWritten } from "../../../server/storage/filesystem-write";
 import type { UrlContext } from "../../../server/storage/types";
 import { signToken, verifyToken } from "../../../server/tokens";
 import { bytes, describeStorageContract } from "./contract";
@@ -120,6 +123,32 @@ describe("filesystem driver", () => {
     expect(new Uint8Array(await readFile(join(root, "race/file.bin")))).toEqual(winner);
     expect(await files()).toEqual(["race/file.bin"]);
     await storage.delete("race/file.bin");
+  });
+
+  it("frees the memory of the chunks of a body marked as owned once they are written, and only of whole chunks", async () => {
+    // What Node's HTTP parser hands a request body: each chunk a fresh buffer of its own (Buffer.alloc, not the pool).
+    const whole = [randomFillSync(Buffer.alloc(70_000)), randomFillSync(Buffer.alloc(30_000))];
+    // A slice of a larger buffer shares its memory with bytes that are not the body's: left alone.
+    const larger = randomFillSync(Buffer.alloc(50_000));
+    const slice = larger.subarray(10_000, 40_000);
+    const expected = Buffer.concat([...whole, slice]);
+    await storage.write("owned/file.bin", releaseChunksOnceWritten(Readable.from([...whole, slice])), { size: expected.length });
+    expect(await readFile(join(root, "owned/file.bin"))).toEqual(expected);
+    expect(whole.map((chunk) => chunk.buffer.byteLength)).toEqual([0, 0]);
+    expect(larger.buffer.byteLength).toBe(50_000);
+    expect(slice).toEqual(expected.subarray(100_000));
+    // Not marked (any other body, e.g. an app's own buffers): nothing is freed.
+    const kept = [randomFillSync(Buffer.alloc(20_000))];
+    await storage.write("owned/kept.bin", Readable.from(kept), { size: 20_000 });
+    expect(kept[0]!.buffer.byteLength).toBe(20_000);
+    expect(await readFile(join(root, "owned/kept.bin"))).toEqual(kept[0]);
+    // A refused body frees nothing it did not write, and leaves no file.
+    const refused = [randomFillSync(Buffer.alloc(10_000)), randomFillSync(Buffer.alloc(10_000))];
+    expect(await kindOf(storage.write("owned/refused.bin", releaseChunksOnceWritten(Readable.from(refused)), { size: 15_000 }))).toBe("too_large");
+    expect(refused[1]!.buffer.byteLength).toBe(10_000);
+    await storage.delete("owned/file.bin");
+    await storage.delete("owned/kept.bin");
+    expect(await files()).toEqual([]);
   });
 
   it("leaves nothing when the body stream errors midway (a client abort)", async () => {
