@@ -135,6 +135,25 @@ describe("<async-file-input> behaviour", () => {
     expect(errors).toEqual([]);
   });
 
+  it("announces every upload's start and end when several run at once (said together at a render)", async () => {
+    const { page, errors } = await open(formWith(`multiple max-files="7"`, FIELDS.multiple, "files"));
+    // Everything the live region ever said, not only what it says at the end.
+    await page.$eval(INPUT, (element) => {
+      const region = element.shadowRoot!.querySelector("[role=status]")!;
+      const said: string[] = ((window as unknown as { said: string[] }).said = []);
+      new MutationObserver(() => said.push(region.textContent ?? "")).observe(region, { subtree: true, childList: true, characterData: true });
+    });
+    const names = ["one.txt", "two.txt", "three.txt", "four.txt", "five.txt"];
+    await chooseFiles(page, INPUT, names.map((name) => textFile(name)));
+    await waitForRows(page, INPUT, names.length);
+    const said = () => page.evaluate(() => (window as unknown as { said: string[] }).said.join("\n"));
+    for (const name of names) {
+      await expect.poll(said).toContain(`Uploading ${name}.`);
+      await expect.poll(said).toContain(`${name} uploaded.`);
+    }
+    expect(errors).toEqual([]);
+  });
+
   it("shows several stored files of a `multiple` field from `stored-files`, and returns to them on reset", async () => {
     const stored = [
       { key: "e2e.files/r/1/a.txt", filename: "a.txt", size: 2048, downloadUrl: "/download/a" },
