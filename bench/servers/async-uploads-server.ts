@@ -15,6 +15,7 @@ import { createAsyncUploads } from "../../server/create-async-uploads";
 import { GiB } from "../../server/registry";
 import type { StorageDriver } from "../../server/storage/types";
 import { failStart, serveParent } from "../lib/child";
+import { gcCounter } from "./gc-counter";
 import { BENCH_FIELD, BENCH_FIELD_SINGLE, BENCH_SECRET } from "../lib/constants";
 import { connectToSchema } from "../lib/database";
 
@@ -95,7 +96,7 @@ try {
   });
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no port");
-  serveParent({ url: `http://127.0.0.1:${address.port}`, pid: process.pid }, {}, async () => {
+  serveParent({ url: `http://127.0.0.1:${address.port}`, pid: process.pid }, gcCounter(), async () => {
     server.close();
     await connection.close();
   });

@@ -10,6 +10,7 @@ import { createServer } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { failStart, serveParent } from "../lib/child";
+import { gcCounter } from "./gc-counter";
 
 try {
   const root = process.env.BENCH_FS_ROOT;
@@ -24,7 +25,7 @@ try {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const address = server.address();
   if (address === null || typeof address === "string") throw new Error("no port");
-  serveParent({ url: `http://127.0.0.1:${address.port}`, pid: process.pid }, {}, async () => {
+  serveParent({ url: `http://127.0.0.1:${address.port}`, pid: process.pid }, gcCounter(), async () => {
     server.closeAllConnections();
     server.close();
   });
