@@ -2,6 +2,7 @@ import { extensionOf, matchesAccept, type AcceptList } from "../../shared/accept
 import type { AsyncTempFile } from "../db/schema.js";
 import { basenameOfKey } from "../keys.js";
 import type { Field } from "../registry.js";
+import type { StorageDriver } from "../storage/types.js";
 import { inspectContent, SNIFF_BYTES, type InspectedContent } from "./inspect-content.js";
 
 /** What verification needs of an upload's row. */
@@ -18,10 +19,7 @@ export type Verification =
  * read (the row's temp key, or the copy commit made of it); the name checked is always the row's.
  */
 export async function verifyStoredObject(field: Field, row: UploadedFile, key = row.key): Promise<Verification> {
-  // Both reads at once (one round trip to the storage, not two): reading the first bytes of an object
-  // that turns out missing or of the wrong size costs at most SNIFF_BYTES. Commit checks the copy it
-  // keeps, which nobody else writes, so the two reads see one object.
-  const [info, head] = await Promise.all([field.storage.stat(key), field.storage.readFirstBytes(key, SNIFF_BYTES)]);
+  const { info, head } = await sizeAndFirstBytes(field.storage, key);
   if (!info) {
     return { ok: false, reason: "object missing", message: "The file did not finish uploading. Please choose it again." };
   }
@@ -55,6 +53,37 @@ export async function verifyStoredObject(field: Field, row: UploadedFile, key = 
     };
   }
   return { ok: true, size: info.size, content };
+}
+
+/** An object's size and first bytes, as a driver that can read both in one request returns them. */
+export interface ObjectStart {
+  size: number;
+  bytes: Uint8Array;
+}
+
+/**
+ * A driver that reads an object's size and first bytes in one request (the S3 driver: a ranged GET,
+ * whose Content-Range tells the size). Not part of `StorageDriver` (yet): other drivers stat and read.
+ */
+export interface ReadsObjectStart {
+  /** Size and up to `length` bytes from the start of the object, or null when it does not exist. */
+  readStart(key: string, length: number): Promise<ObjectStart | null>;
+}
+
+async function sizeAndFirstBytes(storage: StorageDriver, key: string): Promise<{ info: { size: number } | null; head: Uint8Array | null }> {
+  if (readsObjectStart(storage)) {
+    const start = await storage.readStart(key, SNIFF_BYTES);
+    return start ? { info: { size: start.size }, head: start.bytes } : { info: null, head: null };
+  }
+  // Both reads at once (one round trip to the storage, not two): reading the first bytes of an object
+  // that turns out missing or of the wrong size costs at most SNIFF_BYTES. Commit checks the copy it
+  // keeps, which nobody else writes, so the two reads see one object.
+  const [info, head] = await Promise.all([storage.stat(key), storage.readFirstBytes(key, SNIFF_BYTES)]);
+  return { info, head };
+}
+
+function readsObjectStart(storage: StorageDriver): storage is StorageDriver & ReadsObjectStart {
+  return typeof (storage as Partial<ReadsObjectStart>).readStart === "function";
 }
 
 // Extensions people give files of a sniffed type besides the one file-type reports.

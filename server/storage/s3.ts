@@ -16,9 +16,11 @@ import { driverError, secondsUntil } from "./driver-error.js";
 import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart.js";
 import { assertSourceUnchanged, pinCopyToEtag, sourceChangedIfRefused } from "./s3-copy-pin.js";
 import { copySourceOf, multipartCopy } from "./s3-multipart-copy.js";
+import { readStart } from "./s3-read-start.js";
 import { streamToS3 } from "./s3-stream.js";
 import { s3DeleteMany } from "./s3-delete-many.js";
 import type { StorageDriver } from "./types.js";
+import type { ReadsObjectStart } from "../commit/verify-object.js";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -58,7 +60,7 @@ export interface S3StorageOptions {
 }
 
 /** Stores uploads in an S3 bucket (or any S3-compatible service); the browser talks to S3 directly. */
-export function s3Storage(options: S3StorageOptions): StorageDriver {
+export function s3Storage(options: S3StorageOptions): StorageDriver & ReadsObjectStart {
   const { bucket, uploadMethod = "POST", multipartCopyThreshold = 5 * GiB, copyPartSize = 512 * MiB, minPartSize = S3_MIN_PART_SIZE } = options;
   if (!Number.isSafeInteger(minPartSize) || minPartSize < 1) throw new Error("[s3] minPartSize must be a positive whole number of bytes");
   const client =
@@ -156,6 +158,19 @@ export function s3Storage(options: S3StorageOptions): StorageDriver {
         throw fail("readFirstBytes", error, `"${key}"`);
       }
     },
+
+    readStart: (key, length) =>
+      readStart(
+        client,
+        bucket,
+        key,
+        length,
+        async () => {
+          const result = await head(key, "readStart");
+          return result ? (result.ContentLength ?? 0) : null;
+        },
+        (error) => fail("readStart", error, `"${key}"`),
+      ),
 
     async copy(from, to, options) {
       const subject = `"${from}" to "${to}"`;
