@@ -148,7 +148,11 @@ function releaseMemory(chunk: Buffer): void {
   const memory = chunk.buffer as ArrayBuffer & { transfer?: (length: number) => ArrayBuffer; resizable?: boolean; detached?: boolean };
   if (chunk.byteOffset !== 0 || chunk.byteLength !== memory.byteLength || !(memory instanceof ArrayBuffer)) return;
   if (typeof memory.transfer !== "function" || memory.resizable || memory.detached) return;
-  memory.transfer(0);
+  try {
+    memory.transfer(0);
+  } catch {
+    // Not detachable (a buffer Node marked untransferable): the garbage collector frees it, as before.
+  }
 }
 
 /** `writev` until every byte is written: a regular file may take fewer (a full disk reports itself on the next call). */

@@ -1,6 +1,7 @@
 import { randomFillSync } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { Readable } from "node:stream";
+import { markAsUntransferable } from "node:worker_threads";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -131,12 +132,16 @@ describe("filesystem driver", () => {
     // A slice of a larger buffer shares its memory with bytes that are not the body's: left alone.
     const larger = randomFillSync(Buffer.alloc(50_000));
     const slice = larger.subarray(10_000, 40_000);
-    const expected = Buffer.concat([...whole, slice]);
-    await storage.write("owned/file.bin", releaseChunksOnceWritten(Readable.from([...whole, slice])), { size: expected.length });
+    // A buffer that cannot be detached (Node marks some untransferable) is written and left to the GC.
+    const pinned = randomFillSync(Buffer.alloc(5_000));
+    markAsUntransferable(pinned.buffer);
+    const expected = Buffer.concat([...whole, slice, pinned]);
+    await storage.write("owned/file.bin", releaseChunksOnceWritten(Readable.from([...whole, slice, pinned])), { size: expected.length });
     expect(await readFile(join(root, "owned/file.bin"))).toEqual(expected);
     expect(whole.map((chunk) => chunk.buffer.byteLength)).toEqual([0, 0]);
     expect(larger.buffer.byteLength).toBe(50_000);
-    expect(slice).toEqual(expected.subarray(100_000));
+    expect(slice).toEqual(expected.subarray(100_000, 130_000));
+    expect(pinned).toEqual(expected.subarray(130_000));
     // Not marked (any other body, e.g. an app's own buffers): nothing is freed.
     const kept = [randomFillSync(Buffer.alloc(20_000))];
     await storage.write("owned/kept.bin", Readable.from(kept), { size: 20_000 });
