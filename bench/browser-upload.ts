@@ -308,16 +308,18 @@ async function startProfile(page: Page): Promise<{ stop(to: string): Promise<voi
   };
 }
 
-/** The renderer main thread's time by trace event (nested events are counted in their parents too). */
+/** The renderer main thread's time and count by trace event (nested events are counted in their parents too). */
 function summarizeTrace(trace: Buffer): string {
   const { traceEvents } = JSON.parse(trace.toString("utf8")) as { traceEvents: Array<{ name: string; ph: string; dur?: number; pid: number; tid: number; args?: { name?: string } }> };
   const main = new Set(traceEvents.filter((event) => event.name === "thread_name" && event.args?.name === "CrRendererMain").map((event) => `${event.pid}:${event.tid}`));
   const byName = new Map<string, number>();
+  const counts = new Map<string, number>();
   for (const event of traceEvents) {
     if (event.ph !== "X" || !event.dur || !main.has(`${event.pid}:${event.tid}`)) continue;
     byName.set(event.name, (byName.get(event.name) ?? 0) + event.dur / 1000);
+    counts.set(event.name, (counts.get(event.name) ?? 0) + 1);
   }
-  return [...byName].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([name, ms]) => `${name} ${round(ms, 3)} ms`).join(", ");
+  return [...byName].sort((a, b) => b[1] - a[1]).slice(0, 14).map(([name, ms]) => `${name} ${round(ms, 3)} ms ×${counts.get(name)}`).join(", ");
 }
 
 async function writeFiles(dir: string, big: number, small: { count: number; size: number }, sets: Set<string>): Promise<Omit<Scenario, "repeats">[]> {

@@ -21,6 +21,10 @@ export const rowStyles = css`
     border: 1px solid var(--async-file-input-border-color);
     border-radius: var(--async-file-input-radius);
     background: var(--async-file-input-background);
+    /* A row off screen skips style, layout and paint, yet stays in the accessibility tree and in find-in-page:
+       with 200 rows, each render laid them all out (a Chromium trace: ~13 ms of layout a frame). */
+    content-visibility: auto;
+    contain-intrinsic-size: auto 3.5rem;
   }
   .thumb {
     display: grid;
