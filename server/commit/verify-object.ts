@@ -55,23 +55,8 @@ export async function verifyStoredObject(field: Field, row: UploadedFile, key = 
   return { ok: true, size: info.size, content };
 }
 
-/** An object's size and first bytes, as a driver that can read both in one request returns them. */
-export interface ObjectStart {
-  size: number;
-  bytes: Uint8Array;
-}
-
-/**
- * A driver that reads an object's size and first bytes in one request (the S3 driver: a ranged GET,
- * whose Content-Range tells the size). Not part of `StorageDriver` (yet): other drivers stat and read.
- */
-export interface ReadsObjectStart {
-  /** Size and up to `length` bytes from the start of the object, or null when it does not exist. */
-  readStart(key: string, length: number): Promise<ObjectStart | null>;
-}
-
 async function sizeAndFirstBytes(storage: StorageDriver, key: string): Promise<{ info: { size: number } | null; head: Uint8Array | null }> {
-  if (readsObjectStart(storage)) {
+  if (storage.readStart) {
     const start = await storage.readStart(key, SNIFF_BYTES);
     return start ? { info: { size: start.size }, head: start.bytes } : { info: null, head: null };
   }
@@ -80,10 +65,6 @@ async function sizeAndFirstBytes(storage: StorageDriver, key: string): Promise<{
   // keeps, which nobody else writes, so the two reads see one object.
   const [info, head] = await Promise.all([storage.stat(key), storage.readFirstBytes(key, SNIFF_BYTES)]);
   return { info, head };
-}
-
-function readsObjectStart(storage: StorageDriver): storage is StorageDriver & ReadsObjectStart {
-  return typeof (storage as Partial<ReadsObjectStart>).readStart === "function";
 }
 
 // Extensions people give files of a sniffed type besides the one file-type reports.

@@ -1,5 +1,5 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
-import type { ObjectStart } from "../commit/verify-object.js";
+import type { ObjectStart } from "./types.js";
 
 /**
  * An object's size and first `length` bytes from one ranged GET: the answer's Content-Range ends in

@@ -20,7 +20,6 @@ import { readStart } from "./s3-read-start.js";
 import { streamToS3 } from "./s3-stream.js";
 import { s3DeleteMany } from "./s3-delete-many.js";
 import type { StorageDriver } from "./types.js";
-import type { ReadsObjectStart } from "../commit/verify-object.js";
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -60,7 +59,7 @@ export interface S3StorageOptions {
 }
 
 /** Stores uploads in an S3 bucket (or any S3-compatible service); the browser talks to S3 directly. */
-export function s3Storage(options: S3StorageOptions): StorageDriver & ReadsObjectStart {
+export function s3Storage(options: S3StorageOptions): StorageDriver {
   const { bucket, uploadMethod = "POST", multipartCopyThreshold = 5 * GiB, copyPartSize = 512 * MiB, minPartSize = S3_MIN_PART_SIZE } = options;
   if (!Number.isSafeInteger(minPartSize) || minPartSize < 1) throw new Error("[s3] minPartSize must be a positive whole number of bytes");
   const client =

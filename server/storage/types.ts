@@ -67,6 +67,12 @@ export interface CopyOptions {
   expectedSize?: number;
 }
 
+/** An object's size and first bytes (`StorageDriver.readStart`). */
+export interface ObjectStart {
+  size: number;
+  bytes: Uint8Array;
+}
+
 export interface StorageDriver {
   /** "s3" | "azure" | "filesystem" — used in messages and logs. */
   readonly name: string;
@@ -76,6 +82,12 @@ export interface StorageDriver {
   stat(key: string): Promise<ObjectInfo | null>;
   /** Up to `length` bytes from the start of the object (for sniffing), or null when it does not exist. */
   readFirstBytes(key: string, length: number): Promise<Uint8Array | null>;
+  /**
+   * Size and up to `length` first bytes of an object in one request, or null when it does not exist.
+   * Optional: a driver that can (S3: a ranged GET, whose Content-Range tells the size) saves commit a
+   * round trip; without it commit asks `stat` and `readFirstBytes` at once.
+   */
+  readStart?(key: string, length: number): Promise<ObjectStart | null>;
   /**
    * Copies an object server-side (S3 CopyObject, Azure copy, filesystem hard link), never passing the
    * bytes through this process; replaces `to` if it exists. Throws when `from` is missing.

@@ -48,7 +48,7 @@ for (const [name, start] of Object.entries(services)) {
     const put = (key: string, body: Uint8Array) => client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body }));
     const read = async (key: string, length: number) => {
       sent.length = 0;
-      return { start: await storage().readStart(key, length), requests: [...sent] };
+      return { start: await storage().readStart!(key, length), requests: [...sent] };
     };
 
     it("reads the size and the first bytes in one GET", async () => {
@@ -77,7 +77,7 @@ for (const [name, start] of Object.entries(services)) {
     it("answers null for a missing key, and throws for a missing bucket", async () => {
       expect((await read("missing.bin", 16)).start).toBeNull();
       const noBucket = s3Storage({ bucket: "no-such-bucket-read-start", client });
-      await expect(noBucket.readStart("a", 4)).rejects.toThrow(/^\[s3\] readStart failed .*NoSuchBucket/);
+      await expect(noBucket.readStart!("a", 4)).rejects.toThrow(/^\[s3\] readStart failed .*NoSuchBucket/);
     });
   });
 }
