@@ -106,7 +106,10 @@ export interface DeferredRemoval {
 export async function deleteDeferred(rows: readonly CleanupRow[], outcomes: ReadonlyArray<RemovalOutcome | DeferredRemoval>, health: StorageHealth): Promise<RemovalOutcome[]> {
   const byStorage = new Map<StorageDriver, string[]>();
   outcomes.forEach((outcome, i) => {
-    if (outcome.kind === "deferred") byStorage.set(outcome.storage, [...(byStorage.get(outcome.storage) ?? []), rows[i]!.key]);
+    if (outcome.kind !== "deferred") return;
+    const keys = byStorage.get(outcome.storage) ?? [];
+    keys.push(rows[i]!.key);
+    byStorage.set(outcome.storage, keys);
   });
   const failures = new Map<string, string>();
   await Promise.all(

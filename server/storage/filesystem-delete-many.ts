@@ -9,10 +9,11 @@ const CONCURRENCY = 8;
 
 /**
  * The filesystem driver's `deleteMany`: unlinks each key's file (a file already gone counts as
- * deleted), then removes the directories the batch emptied, each once. `delete` called per key walks
- * up from every file and tries each parent again, so keys sharing a directory (`async-temp/<date>/`)
- * cost one failed `rmdir` of it per key; here each directory is tried once per call, deepest first,
- * and a directory's parent only once the directory itself was removed.
+ * deleted) and removes the directories the batch emptied, each about once. `delete` called per key
+ * walks up from every file and tries each parent again, so keys sharing a directory
+ * (`async-temp/<date>/`) cost one failed `rmdir` of it per key. Here each key's own directory is
+ * removed right after its file (upload keys have one of their own), and what lies above it, or a
+ * directory another key of the batch still held, is tried once at the end, deepest first.
  *
  * A key `pathOf` refuses, or whose unlink fails, is reported with its reason and the others go on.
  * Removing directories is best effort, as in `delete`: one still holding a file (or recreated by a
@@ -24,7 +25,10 @@ export async function filesystemDeleteMany(
   keys: readonly string[],
 ): Promise<DeleteManyFailure[]> {
   const failures: DeleteManyFailure[] = [];
-  const parents = new Set<string>();
+  const inside = (dir: string) => dir.startsWith(root + sep);
+  // Directories to try (again) at the end: above a removed directory, or one a key could not remove.
+  const later = new Set<string>();
+  // Each key's unlink and rmdir in turn, 8 keys at a time: no key waits for the whole batch's unlinks.
   await eachBounded(keys, async (key) => {
     let path: string;
     try {
@@ -42,9 +46,13 @@ export async function filesystemDeleteMany(
       }
     }
     // Even after a failure: the directory may be empty (a file gone earlier), as `delete` assumes too.
-    parents.add(dirname(path));
+    const dir = dirname(path);
+    if (!inside(dir)) return;
+    const removed = await rmdir(dir).then(() => true, () => false);
+    const next = removed ? dirname(dir) : dir;
+    if (inside(next)) later.add(next);
   });
-  await pruneOnce(root, parents);
+  await pruneOnce(root, later);
   return failures;
 }
 
