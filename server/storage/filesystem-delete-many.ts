@@ -12,8 +12,8 @@ const CONCURRENCY = 8;
  * deleted) and removes the directories the batch emptied, each about once. `delete` called per key
  * walks up from every file and tries each parent again, so keys sharing a directory
  * (`async-temp/<date>/`) cost one failed `rmdir` of it per key. Here each key's own directory is
- * removed right after its file (upload keys have one of their own), and what lies above it, or a
- * directory another key of the batch still held, is tried once at the end, deepest first.
+ * removed right after its file (upload keys have one of their own), and what lies above it is tried
+ * once at the end, deepest first.
  *
  * A key `pathOf` refuses, or whose unlink fails, is reported with its reason and the others go on.
  * Removing directories is best effort, as in `delete`: one still holding a file (or recreated by a
@@ -26,7 +26,7 @@ export async function filesystemDeleteMany(
 ): Promise<DeleteManyFailure[]> {
   const failures: DeleteManyFailure[] = [];
   const inside = (dir: string) => dir.startsWith(root + sep);
-  // Directories to try (again) at the end: above a removed directory, or one a key could not remove.
+  // Directories to try at the end: those above a directory a key removed.
   const later = new Set<string>();
   // Each key's unlink and rmdir in turn, 8 keys at a time: no key waits for the whole batch's unlinks.
   await eachBounded(keys, async (key) => {
@@ -48,9 +48,8 @@ export async function filesystemDeleteMany(
     // Even after a failure: the directory may be empty (a file gone earlier), as `delete` assumes too.
     const dir = dirname(path);
     if (!inside(dir)) return;
-    const removed = await rmdir(dir).then(() => true, () => false);
-    const next = removed ? dirname(dir) : dir;
-    if (inside(next)) later.add(next);
+    // Of keys sharing a directory, the one whose unlink finished last finds it empty: no retry needed.
+    if ((await rmdir(dir).then(() => true, () => false)) && inside(dirname(dir))) later.add(dirname(dir));
   });
   await pruneOnce(root, later);
   return failures;

@@ -57,6 +57,13 @@ describe("filesystem deleteMany", () => {
     expect(await dirsUnder("")).toEqual(["b"]);
   });
 
+  it("removes a directory that several keys of the batch shared, or that held another key's directory", async () => {
+    const shared = [...Array.from({ length: 20 }, (_, i) => `shared/dir/file-${i}.bin`), "shared/dir/sub/deep.bin"];
+    for (const key of shared) await put(key);
+    expect(await disk.deleteMany!(shared)).toEqual([]);
+    expect(await readdir(root)).toEqual([]);
+  });
+
   it("deletes nothing for no keys", async () => {
     await put("a/b.bin");
     expect(await disk.deleteMany!([])).toEqual([]);
