@@ -48,7 +48,7 @@ interface Variant {
   query?: Record<string, string>;
   /** Where the files are chosen. */
   input: string;
-  /** The server that serves the page and the routes. @default ours (presigned POST) */
+  /** The server that serves the page and the routes. @default ours (the S3 driver's default: presigned POST under 8 MiB, PUT from 8 MiB) */
   base?: string;
 }
 
@@ -106,7 +106,7 @@ await runBench(async ({ quick }) => {
     const env = { BENCH_DB_URL: database.url, BENCH_DB_SCHEMA: database.schema, BENCH_S3: JSON.stringify(s3rver.info) };
     const ours = await startChild<Info>("servers/async-uploads-server.ts", [], { ...env, BENCH_BACKEND: "s3", BENCH_STATIC_DIR: staticDir });
     children.push(ours);
-    cpuRoots[ours.pid] = "our server (POST)";
+    cpuRoots[ours.pid] = "our server (default)";
     // The same server with presigned PUT URLs (s3Storage's uploadMethod "PUT"), as Uppy's aws-s3 sends.
     const oursWithPut = await startChild<Info>("servers/async-uploads-server.ts", [], { ...env, BENCH_BACKEND: "s3", BENCH_STATIC_DIR: staticDir, BENCH_S3_UPLOAD_METHOD: "PUT" });
     children.push(oursWithPut);
@@ -202,7 +202,7 @@ await runBench(async ({ quick }) => {
       title: `Uploading in the browser (headless Chromium → ${S3_SERVICE})`,
       method: [
         `Chromium ${chromium} (${CHROMIUM_PATH}, headless, launch settings of test/helpers/browser.ts), ${versions("playwright-core", "s3rver", "@uppy/core", "@uppy/aws-s3", "@uppy/dashboard", "@uppy/companion")}.`,
-        `Every uploader signs with a server (ours: \`POST /async-uploads/upload-url\`, which inserts the row that makes commit and cleanup safe, and for files chosen together answers them all in one request; Uppy: Companion's \`GET /s3/params\` per file) and sends each file to storage as one presigned request (a CORS POST of a form, or a PUT), or as an S3 multipart upload: ours from the field's \`multipartThreshold\` (default ${formatBytes(DEFAULT_MULTIPART_THRESHOLD)}) in parts of its \`partSize\` (default ${formatBytes(DEFAULT_PART_SIZE)}), 6 at a time; Uppy above 100 MiB in 5 MiB parts, up to 6 at a time. Storage answers CORS preflights with a max-age, so the POSTs of many files share one; every presigned PUT URL (a part, or a file with \`uploadMethod: "PUT"\`) has its own.`,
+        `Every uploader signs with a server (ours: \`POST /async-uploads/upload-url\`, which inserts the row that makes commit and cleanup safe, and for files chosen together answers them all in one request; Uppy: Companion's \`GET /s3/params\` per file) and sends each file to storage as one presigned request (a CORS POST of a form, or a PUT; ours by default POSTs files under 8 MiB and PUTs larger ones), or as an S3 multipart upload: ours from the field's \`multipartThreshold\` (default ${formatBytes(DEFAULT_MULTIPART_THRESHOLD)}) in parts of its \`partSize\` (default ${formatBytes(DEFAULT_PART_SIZE)}), 6 at a time; Uppy above 100 MiB in 5 MiB parts, up to 6 at a time. Storage answers CORS preflights with a max-age, so the POSTs of many files share one; every presigned PUT URL (a part, or a file with \`uploadMethod: "PUT"\`) has its own.`,
         "The storage, our server (S3 backend; it also serves the pages) and Companion run in separate child processes; Chromium and the bench are separate processes too — all on the machine's 2 cores.",
         `Files written to disk before timing (random bytes), chosen with \`setInputFiles\` by path. Time measured in the page from the file input's \`change\` event to the last upload's end. A fresh browser context per run; one untimed warm-up run per page. Runs per uploader and file set as in each table's caption, in rotating order; median (min–max). The 1 GiB file: one run each, ours and Uppy at their defaults and ours with one presigned PUT.`,
         "The pages are bundled with the same esbuild configuration as section 3.",

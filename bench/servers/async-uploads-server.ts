@@ -33,8 +33,10 @@ async function storageFromEnv(): Promise<StorageDriver> {
   if (backend === "s3") {
     const { s3Storage } = await import("../../server/storage/s3");
     const s3 = JSON.parse(required("BENCH_S3")) as { endpoint: string; region: string; bucket: string; credentials: { accessKeyId: string; secretAccessKey: string } };
-    // BENCH_S3_UPLOAD_METHOD=PUT: presigned PUT URLs instead of the default presigned POST (a form upload).
-    const uploadMethod = process.env.BENCH_S3_UPLOAD_METHOD === "PUT" ? "PUT" : "POST";
+    // BENCH_S3_UPLOAD_METHOD=PUT (or POST): that method for every file, instead of the driver's default
+    // (a presigned POST under 8 MiB, a presigned PUT from 8 MiB).
+    const method = process.env.BENCH_S3_UPLOAD_METHOD;
+    const uploadMethod = method === "PUT" || method === "POST" ? method : undefined;
     return s3Storage({ bucket: s3.bucket, region: s3.region, endpoint: s3.endpoint, forcePathStyle: true, credentials: s3.credentials, uploadMethod });
   }
   if (backend === "azure") {

@@ -246,6 +246,19 @@ describe("s3 driver against RGW", () => {
     expect(Object.keys(target.headers).map((name) => name.toLowerCase())).not.toContain("content-length");
   });
 
+  it("by default uploads with a POST under 8 MiB and a PUT from 8 MiB, unless uploadMethod says which; RGW takes the PUT's exact bytes only", async () => {
+    const sized = (size: number) => ({ ...request, key: `async-temp/2024/01/02/abc/${size}.bin`, contentType: "application/octet-stream", size });
+    expect((await storage().createUploadTarget(sized(8 * MiB - 1), noLocalUrls)).method).toBe("POST");
+    const put = await storage().createUploadTarget(sized(8 * MiB), noLocalUrls);
+    expect(put.method).toBe("PUT");
+    expect((await storage({ uploadMethod: "POST" }).createUploadTarget(sized(8 * MiB), noLocalUrls)).method).toBe("POST");
+    expect((await storage({ uploadMethod: "PUT" }).createUploadTarget(sized(1), noLocalUrls)).method).toBe("PUT");
+    const send = (bytes: number) => fetch(put.url, { method: "PUT", headers: put.headers, body: new Uint8Array(bytes) });
+    expect((await send(8 * MiB - 1)).status).toBe(403);
+    expect((await send(8 * MiB)).status).toBe(200);
+    expect((await storage().stat(sized(8 * MiB).key))?.size).toBe(8 * MiB);
+  });
+
   it("sends the override headers of a download URL in its query, signed", async () => {
     const download = { key: "k", filename: "a b.pdf", contentType: "application/pdf", expiresAt };
     const url = new URL(await storage().createDownloadUrl(download, noLocalUrls));
