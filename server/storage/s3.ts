@@ -73,6 +73,9 @@ const PUT_FROM = 8 * MiB;
 export function s3Storage(options: S3StorageOptions): StorageDriver {
   const { bucket, uploadMethod, multipartCopyThreshold = 5 * GiB, copyPartSize = 512 * MiB, minPartSize = S3_MIN_PART_SIZE } = options;
   if (!Number.isSafeInteger(minPartSize) || minPartSize < 1) throw new Error("[s3] minPartSize must be a positive whole number of bytes");
+  if (uploadMethod !== undefined && uploadMethod !== "POST" && uploadMethod !== "PUT") {
+    throw new Error(`[s3] uploadMethod must be "POST" or "PUT" (or left out: POST under 8 MiB, PUT from 8 MiB), not ${JSON.stringify(uploadMethod)}`);
+  }
   const client =
     options.client ??
     new S3Client({

@@ -259,6 +259,10 @@ describe("s3 driver against RGW", () => {
     expect((await storage().stat(sized(8 * MiB).key))?.size).toBe(8 * MiB);
   });
 
+  it("refuses an uploadMethod other than POST or PUT at start-up", () => {
+    expect(() => storage({ uploadMethod: "put" as "PUT" })).toThrow('[s3] uploadMethod must be "POST" or "PUT"');
+  });
+
   it("sends the override headers of a download URL in its query, signed", async () => {
     const download = { key: "k", filename: "a b.pdf", contentType: "application/pdf", expiresAt };
     const url = new URL(await storage().createDownloadUrl(download, noLocalUrls));
