@@ -265,8 +265,11 @@ describe("processing, live events and exports: generated requests", () => {
    * `freshStatus` (queued, or cancelled), removed after it with anything else the run added.
    */
   async function idRoute(route: string, verb: string, suffix: string, freshStatus: "queued" | "cancelled", success: (answer: RawAnswer, id: string, request: Envelope) => void) {
+    // Another method only if it is not DELETE: on `exports/{id}` that clears the export, and cleared
+    // fixtures (the succeeded export) fail the properties after this one (DELETE's own runs last).
+    const verbs = verb === "DELETE" ? method(verb) : method(verb).filter((chosen) => chosen !== "DELETE");
     await fc.assert(
-      fc.asyncProperty(envelope(undefined), method(verb), idChoice, noBody, fc.nat(), async (env, chosenVerb, choice, body, seed) => {
+      fc.asyncProperty(envelope(undefined), verbs, idChoice, noBody, fc.nat(), async (env, chosenVerb, choice, body, seed) => {
         counter.count(route);
         let id: string;
         if (choice === "fresh") {
