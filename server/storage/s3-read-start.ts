@@ -1,5 +1,6 @@
 import { GetObjectCommand, type GetObjectCommandOutput, type S3Client } from "@aws-sdk/client-s3";
 import type { ObjectStart } from "./types.js";
+import { isS3Error } from "./s3-error-name.js";
 
 /**
  * An object's size and first `length` bytes from one ranged GET: the answer's Content-Range ends in
@@ -51,8 +52,4 @@ async function sizeBesides(bytes: Uint8Array, statSize: () => Promise<number | n
   // Gone or shorter than what was just read: written between the two requests.
   if (size === null || size < bytes.length) throw fail(new Error("the object changed while it was read"));
   return size;
-}
-
-function isS3Error(error: unknown, ...names: string[]): boolean {
-  return error instanceof Error && names.includes(error.name);
 }

@@ -17,6 +17,7 @@ import { S3_MIN_PART_SIZE, s3Multipart } from "./s3-multipart.js";
 import { assertSourceUnchanged, pinCopyToEtag, sourceChangedIfRefused } from "./s3-copy-pin.js";
 import { copySourceOf, multipartCopy } from "./s3-multipart-copy.js";
 import { readStart } from "./s3-read-start.js";
+import { isS3Error } from "./s3-error-name.js";
 import { streamToS3 } from "./s3-stream.js";
 import { s3DeleteMany } from "./s3-delete-many.js";
 import type { StorageDriver } from "./types.js";
@@ -257,8 +258,4 @@ export function s3Storage(options: S3StorageOptions): StorageDriver {
 
     multipart: s3Multipart(client, bucket, { minPartSize }),
   };
-}
-
-function isS3Error(error: unknown, ...names: string[]): boolean {
-  return error instanceof Error && names.includes(error.name);
 }
