@@ -50,6 +50,8 @@ interface Stream {
   timer?: ReturnType<typeof setTimeout>;
   /** Pause before reopening a stream the browser gave up on; doubles up to a minute, reset by `ready`. */
   backoffMs: number;
+  /** The last event heard per topic and event name since `source` opened, for a subscriber who joins later. */
+  latest: Map<string, { name: string; event: LiveEvent }>;
 }
 
 /** Changes of the token set within this time make one reconnection (elements subscribe file by file). */
@@ -97,11 +99,12 @@ export function subscribeOwn(
 function add(eventsUrl: string, subscription: Subscription): () => void {
   let stream = streams.get(eventsUrl);
   if (!stream) {
-    stream = { url: eventsUrl, subscriptions: new Set(), tokens: "", listened: new Set(), backoffMs: FIRST_BACKOFF_MS };
+    stream = { url: eventsUrl, subscriptions: new Set(), tokens: "", listened: new Set(), backoffMs: FIRST_BACKOFF_MS, latest: new Map() };
     streams.set(eventsUrl, stream);
   }
   stream.subscriptions.add(subscription);
   if (stream.source) listenTo(stream, stream.source);
+  replayLatest(stream, subscription);
   schedule(stream, RECONNECT_DEBOUNCE_MS);
   const current = stream;
   return () => {
@@ -111,6 +114,20 @@ function add(eventsUrl: string, subscription: Subscription): () => void {
     current.source?.close();
     streams.delete(current.url);
   };
+}
+
+/**
+ * A token the open stream already carries makes no reconnection, so no snapshot: the newcomer (a second
+ * element following the same upload or export) hears the last events the others heard instead.
+ */
+function replayLatest(stream: Stream, subscription: Subscription): void {
+  if (!subscription.token || !stream.source || stream.source.readyState === EventSource.CLOSED) return;
+  if (!stream.tokens.split("\n").includes(subscription.token)) return;
+  const missed = [...stream.latest].filter(([key, { name }]) => key.startsWith(`${subscription.topic}\n`) && subscription.events.includes(name));
+  // After subscribe() has returned, as a live event would be: the caller may not hold its stop function yet.
+  queueMicrotask(() => {
+    for (const [, { event }] of missed) if (stream.subscriptions.has(subscription)) tell(subscription, event);
+  });
 }
 
 /** The open (or opening) streams' URLs with their `?topic=` lists, for tests and diagnostics. */
@@ -144,6 +161,7 @@ function connect(stream: Stream): void {
   stream.source = source;
   stream.tokens = tokens;
   stream.listened = new Set();
+  stream.latest = new Map();
   source.addEventListener(LIVE_READY_EVENT, () => {
     stream.backoffMs = FIRST_BACKOFF_MS;
   });
@@ -181,6 +199,7 @@ function listenTo(stream: Stream, source: EventSource): void {
 function deliver(stream: Stream, name: string, data: unknown): void {
   const event = data as Partial<LiveEvent> | undefined;
   if (typeof event?.topic !== "string" || typeof event.version !== "number") return;
+  stream.latest.set(`${event.topic}\n${name}`, { name, event: event as LiveEvent });
   for (const subscription of [...stream.subscriptions]) {
     const heard = subscription.kind ? topicKind(event.topic) === subscription.kind : subscription.topic === event.topic;
     if (heard && subscription.events.includes(name)) tell(subscription, event as LiveEvent);

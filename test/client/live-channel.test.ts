@@ -226,6 +226,26 @@ describe("live channel (shared EventSource) in Chromium", () => {
     await until(() => open().length === 0);
   });
 
+  it("gives a subscriber who joins an open stream's token the last event the others heard (no reconnection, so no snapshot)", async () => {
+    const { page, errors } = await openPage();
+    const before = connections.length;
+    await subscribe(page, "first", "ok:upload:l", "upload:l");
+    await until(async () => (await heard(page, "first")).length === 1);
+    await push("upload:l", "processing", { state: "running" }, 2);
+    await until(async () => (await heard(page, "first")).length === 2);
+    await subscribe(page, "late", "ok:upload:l", "upload:l");
+    await until(async () => (await heard(page, "late")).length === 1);
+    expect(await heard(page, "late")).toEqual([{ topic: "upload:l", event: "processing", data: { state: "running" }, version: 2 }]);
+    // The same token set: the stream was not reopened.
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(connections.length - before).toBe(1);
+    await push("upload:l", "processing", { state: "passed" }, 3);
+    await until(async () => (await heard(page, "late")).length === 2 && (await heard(page, "first")).length === 3);
+    await page.evaluate(() => Object.values((window as unknown as { stops: Record<string, () => void> }).stops).forEach((stop) => stop()));
+    await until(() => open().length === 0);
+    expect(errors).toEqual([]);
+  });
+
   it("stays away for a while when the server closes the stream as one of too many, then comes back", async () => {
     const { page } = await openPage();
     const before = crowded.length;
