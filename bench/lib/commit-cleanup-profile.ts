@@ -44,11 +44,15 @@ export function commitCleanupProfiler(dir: string | undefined) {
         return await work();
       } finally {
         watching = false;
+        // Before stopping the profiler, which takes a while: the part's own time.
+        const took = since();
         const { profile } = await session.post("Profiler.stop");
         await mkdir(dir, { recursive: true });
         await writeFile(join(dir, `${label.replace(/[^\w.-]+/g, "_")}.cpuprofile`), JSON.stringify(profile));
         const calls = [...requests].map(([request, count]) => `${count}× ${request}`).join(", ");
-        console.error(`[profile] ${label}: ${since()} ms, storage requests ${calls || "none"}; first ones: ${timeline.join(", ")}`);
+        // The wall-clock start lines a part up with a trace of other processes (strace -tt of PostgreSQL).
+        const start = new Date(performance.timeOrigin + startedAt).toISOString();
+        console.error(`[profile] ${label}: ${took} ms from ${start}, storage requests ${calls || "none"}; first ones: ${timeline.join(", ")}`);
       }
     },
   };
