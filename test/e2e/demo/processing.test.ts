@@ -90,13 +90,21 @@ async function filesUnder(root: string): Promise<string[]> {
 describe("npm start: upload processing in the demo (PGlite, filesystem)", () => {
   let browser: Browser;
   const started: NpmStart[] = [];
+  /**
+   * The second test's demo, started while the first test runs: most of each test is a demo coming up
+   * (tsx, PGlite, migrations), and the two share nothing (own port, DATA_DIR, process group).
+   */
+  let sigtermDemo: Promise<NpmStart>;
 
   beforeAll(async () => {
+    sigtermDemo = startDemo("tsx demo/main.ts").then((demo) => (started.push(demo), demo));
+    sigtermDemo.catch(() => {}); // reported by the test that awaits it
     browser = await launchBrowser();
   });
 
   afterAll(async () => {
     await browser?.close();
+    await sigtermDemo?.catch(() => {});
     for (const demo of started) {
       if (demo.child.pid && groupAlive(demo.child.pid)) {
         process.kill(-demo.child.pid, "SIGKILL");
@@ -175,8 +183,7 @@ describe("npm start: upload processing in the demo (PGlite, filesystem)", () => 
   }, 150_000);
 
   it("stops on SIGTERM from a process manager, with a stream open: exits 0 and leaves no process", async () => {
-    const demo = await startDemo("tsx demo/main.ts");
-    started.push(demo);
+    const demo = await sigtermDemo;
     const { page } = await newDocumentPage(demo);
     await openStream(page);
     demo.child.kill("SIGTERM");
