@@ -293,7 +293,7 @@ await runBench(async ({ quick }) => {
       const rate = cleanupRows / seconds;
       cleanupFacts[backend] = { rowsPerSecond: rate, floor };
       cleanupRowsOut.push([
-        backend,
+        LABEL[backend],
         `${round(seconds, 3)} s`,
         round(rate, 3),
         spread(summarize(batchRates), (value) => round(value, 3)),
@@ -337,7 +337,7 @@ await runBench(async ({ quick }) => {
           ratio(commitFacts[`${backend}|${big}`]!.commit, commitFacts[`${backend}|${big}`]!.copy),
         ]),
         ...CLEANUP_BACKENDS.map((backend) => [
-          `5. cleanup, ${backend}, rows/s`,
+          `5. cleanup, ${LABEL[backend]}, rows/s`,
           round(cleanupFacts[backend]!.rowsPerSecond, 3),
           `bare deletes/s ${round(cleanupFacts[backend]!.floor, 3)}`,
           ratio(cleanupFacts[backend]!.rowsPerSecond, cleanupFacts[backend]!.floor),
