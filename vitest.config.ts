@@ -24,8 +24,9 @@ export default defineConfig({
     // Most files wait on a browser, an emulator, a child process or npm rather than on the CPU; vitest's
     // default (one worker fewer than the cores) ran them one at a time on a 2-core machine (11 min).
     maxWorkers: 2,
-    // Packs the package once for the consumer tests (test/consumer), and starts one Ceph RADOS Gateway
-    // (the S3 of the tests), each when a selected file needs it.
-    globalSetup: ["test/consumer/global-setup.ts", "test/helpers/rgw-global-setup.ts"],
+    // Packs the package once for the consumer tests (test/consumer/global-setup.ts), and starts one Ceph
+    // RADOS Gateway, the S3 of the tests (test/helpers/rgw-global-setup.ts), each when a selected file
+    // needs it; test/global-setup.ts runs the two side by side.
+    globalSetup: ["test/global-setup.ts"],
   },
 });

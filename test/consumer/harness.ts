@@ -84,7 +84,7 @@ export async function createConsumerProject(name: string, options: ConsumerProje
 export function packedTarball(): string {
   const tarball = inject("asyncUploadsTarball");
   if (!tarball) {
-    throw new Error("No packed tarball: test/consumer/global-setup.ts must be in vitest.config.ts `globalSetup` and see this file selected");
+    throw new Error("No packed tarball: test/consumer/global-setup.ts (run by test/global-setup.ts, vitest.config.ts `globalSetup`) must see this file selected");
   }
   return tarball;
 }
