@@ -13,6 +13,12 @@ export interface CancelWatchDeps {
   hub: LiveHub | null;
   id: string;
   key: string;
+  /**
+   * The row's version when this attempt claimed it. An event of that version or older tells of a state
+   * before the claim: the NOTIFY of `queued` can reach this process after the worker has claimed the
+   * row (the listening backend or this event loop runs late under load), and must not stop the build.
+   */
+  version: number;
   log: (message: string, error: unknown) => void;
 }
 
@@ -37,6 +43,7 @@ export function watchCancellation(deps: CancelWatchDeps, abort: (why: string) =>
   };
   const unlisten =
     deps.hub?.listen([exportTopic(deps.id)], (event) => {
+      if (event.version <= deps.version) return;
       const status = (event.data as Partial<ExportSummary> | null)?.status;
       if (status !== undefined && status !== "running") fire(`export ${deps.id} is now ${status}`);
     }) ?? (() => {});

@@ -63,7 +63,7 @@ export async function runExportJob(deps: ExportWorkerDeps, job: Job<ExportJob>):
     gone = true;
     controller.abort(new Error(why));
   };
-  const stopWatching = watchCancellation({ db: deps.db, hub: deps.hub, id: row.id, key, log: deps.log }, goneNow);
+  const stopWatching = watchCancellation({ db: deps.db, hub: deps.hub, id: row.id, key, version: row.version, log: deps.log }, goneNow);
   const progress = new ProgressReporter({ db: deps.db, publish: deps.publish, id: row.id, key, log: deps.log, onGone: () => goneNow(`export ${row.id} is no longer running`) });
   const result = await build(definition, row, key, controller.signal, progress.report, deps).finally(async () => {
     stopWatching();
