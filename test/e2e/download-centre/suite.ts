@@ -33,6 +33,19 @@ function focused(page: Page): Promise<string> {
   });
 }
 
+/** `promise`, or a failure with `explain()`'s words once `ms` have passed (the test's own timeout would say nothing of why). */
+async function withinOrExplain<T>(promise: Promise<T>, ms: number, explain: () => Promise<string>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<"late">((resolve) => (timer = setTimeout(() => resolve("late"), ms)));
+  try {
+    const first = await Promise.race([promise, late]);
+    if (first === "late") throw new Error(await explain());
+    return first;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /** Counts the page's `GET …/exports` list requests (the initial load and any polling). */
 function countListRequests(page: Page): { count: number } {
   const counter = { count: 0 };
@@ -85,7 +98,13 @@ export function describeDownloadCentre(backend: BackendName, options: { full: bo
             read();
           }),
       );
-      const percentages = await seen;
+      // A hang here (an export stuck in `running`) fails with what the page and the server say, not at the test's timeout.
+      const percentages = await withinOrExplain(seen, 20_000, async () => {
+        const item = (await serverList()).find((entry) => entry.filename === "rows-live.csv");
+        const shown = await statusOf(page, "rows-live.csv").textContent({ timeout: 1_000 }).catch(() => "(no row)");
+        const truth = item ? `${item.status}, ${item.percentage ?? "no"} %, version ${item.version}` : "no such export";
+        return `no download link within 20 s: the centre shows "${shown}", the server's row says ${truth}`;
+      });
       expect(percentages.filter((value) => value > 0 && value < 100).length).toBeGreaterThanOrEqual(2);
       expect([...percentages].sort((a, b) => a - b)).toEqual(percentages);
       await expect.poll(() => statusOf(page, "rows-live.csv").textContent()).toMatch(/^Ready · \d/);
