@@ -1,7 +1,8 @@
-import { and, asc, inArray, notInArray, sql } from "drizzle-orm";
+import { and, inArray, sql } from "drizzle-orm";
 import type { Database } from "../db/database.js";
 import { asyncTempFile, TEMP_FILE_STATUSES } from "../db/schema.js";
 import { sleep } from "../../shared/sleep.js";
+import { claimBatch, deleteRows, KEYSET_START, relaxBatch } from "./batch-queries.js";
 import { limitConcurrency, mapWithConcurrency, takeTurns } from "./async-utils.js";
 import { errorLine } from "./error-line.js";
 import { validateCleanupOptions, type CleanupOptions, type CleanupProgress, type CleanupSettings, type CleanupUploads as Uploads } from "./options.js";
@@ -107,7 +108,7 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
     for (const field of registry.all()) if (field.storage === storage) downFields.add(field.id);
   });
   const inScope = registry.all().filter((field) => !settings.fieldIds || settings.fieldIds.includes(field.id));
-  let cursor: { createdAt: string; id: string } | null = null;
+  let cursor: { createdAt: string; id: string } = KEYSET_START;
   // Why no further batch is claimed, once that is known: a stop reason, or "done" (no row is left).
   let ended: CleanupSummary["stoppedBy"] | "done" | undefined;
   let failure: { error: unknown } | undefined;
@@ -129,24 +130,9 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
     claimTurns(async () => {
       endIfDue();
       if (ended || failure) return [];
-      const query = tx
-        .select({
-          id: asyncTempFile.id, key: asyncTempFile.key, fieldId: asyncTempFile.fieldId, status: asyncTempFile.status,
-          committedKey: asyncTempFile.committedKey, uploadId: asyncTempFile.uploadId, partSize: asyncTempFile.partSize,
-          declaredSize: asyncTempFile.declaredSize,
-          // Exact (microsecond) text: a JS Date would truncate it and make the keyset revisit rows.
-          cursor: sql<string>`${asyncTempFile.createdAt}::text`,
-        })
-        .from(asyncTempFile)
-        .where(and(
-          eligible,
-          downFields.size > 0 ? notInArray(asyncTempFile.fieldId, [...downFields]) : undefined,
-          cursor ? sql`(${asyncTempFile.createdAt}, ${asyncTempFile.id}) > (${cursor.createdAt}::timestamptz, ${cursor.id}::uuid)` : undefined,
-        ))
-        .orderBy(asc(asyncTempFile.createdAt), asc(asyncTempFile.id))
-        .limit(settings.batchSize);
-      // A dry run takes no locks, so it never makes a save wait.
-      const rows: Row[] = settings.dryRun ? await query : await query.for("update", { skipLocked: true });
+      const rows = await claimBatch(tx, !settings.dryRun, {
+        cutoff: cutoff.toISOString(), fieldIds: settings.fieldIds ?? null, downFields: [...downFields], after: cursor, limit: settings.batchSize,
+      });
       const last = rows[rows.length - 1];
       if (last) cursor = { createdAt: last.cursor, id: last.id };
       // A short batch means no unclaimed row is left beyond the cursor.
@@ -155,15 +141,15 @@ export async function runCleanup(uploads: Uploads, settings: CleanupSettings): P
     });
 
   const runBatch = async (tx: Database): Promise<{ rows: Row[]; outcomes: Outcome[] }> => {
-    // The commit does not wait for the WAL to reach the disk (a flush per batch: 3.9 ms median, 15 ms
-    // p90 on the bench machine, against 0.2 ms). What a database crash can lose is the last batches'
-    // row deletions, never an object: those rows come back with their objects already gone, and the
-    // next run removes them (an object already gone counts as deleted). Sent while the claim waits its turn.
-    if (!settings.dryRun) await tx.execute(sql`set local synchronous_commit = off`);
+    // Sent now and awaited after the claim, which waits its turn meanwhile. Its failure is the
+    // claim's too (the transaction is aborted), and is thrown below either way.
+    const relaxed = settings.dryRun ? undefined : relaxBatch(tx);
+    relaxed?.catch(() => {});
     const rows = await claim(tx);
+    await relaxed;
     const outcomes: Outcome[] = await deleteDeferred(rows, await mapWithConcurrency(rows, DELETE_CONCURRENCY, handle), health);
     const removedIds = rows.filter((_, i) => outcomes[i]?.kind === "removed").map((row) => row.id);
-    if (!settings.dryRun && removedIds.length > 0) await tx.delete(asyncTempFile).where(inArray(asyncTempFile.id, removedIds));
+    if (!settings.dryRun && removedIds.length > 0) await deleteRows(tx, removedIds);
     return { rows, outcomes };
   };
 
