@@ -34,7 +34,7 @@ Options:
                             (default: 24h, or the configured temp file lifetime if longer)
   --force                   allow --older-than below the upload URL lifetime (default 15m)
   --dry-run                 report what would be removed; change nothing
-  --batch-size <n>          rows claimed per transaction, 1-10000 (default: 100)
+  --batch-size <n>          rows claimed per transaction, 1-10000 (default: 250)
   --max-duration <duration> stop cleanly between batches after this long; at most 7d
   --sleep <duration>        pause between batches: 0 (the default) to 1h, e.g. 500ms
   --field <fieldId>         only this field; repeat for several

@@ -3,7 +3,13 @@ import type { AsyncUploads } from "../create-async-uploads.js";
 
 /** The default threshold; the configured temp file lifetime wins when it is longer. */
 export const DEFAULT_OLDER_THAN_MS = 24 * 60 * 60 * 1000;
-export const DEFAULT_BATCH_SIZE = 100;
+/**
+ * 250, not 100: each batch costs the database a fixed share (claim, DELETE, commit, and a plan for
+ * each statement) besides its rows, and at 100 that share made cleanup on the filesystem spend 15–20 µs
+ * of PostgreSQL CPU a row against 10 at 250, on a machine where PostgreSQL shares the app's cores.
+ * Still under Azure's 256 deletes per Blob Batch, so each batch is one call there (S3: 1,000).
+ */
+export const DEFAULT_BATCH_SIZE = 250;
 export const MAX_BATCH_SIZE = 10_000;
 
 const DAY = 24 * 60 * 60 * 1000;
@@ -52,7 +58,7 @@ export interface CleanupOptions {
   force?: boolean;
   /** Count what would be removed (stat only); change nothing. @default false */
   dryRun?: boolean;
-  /** Rows claimed per transaction. @default 100 */
+  /** Rows claimed per transaction. @default 250 */
   batchSize?: number;
   /** Stop between batches once this long (ms) has passed; at most 7 days. @default no limit */
   maxDurationMs?: number;
