@@ -74,7 +74,7 @@ await runBench(async ({ quick }) => {
   const bigMiB = Number(process.env.COMMIT_CLEANUP_MIB ?? (quick ? 8 : 100));
   const sizes = [MiB, bigMiB * MiB];
   const repeatsSet = Number(process.env.COMMIT_CLEANUP_REPEATS) || undefined;
-  const commitRepeats = (size: number) => repeatsSet ?? (quick ? 1 : size > 10 * MiB ? 3 : 5);
+  const commitRepeats = (size: number) => repeatsSet ?? (quick ? 1 : size > 10 * MiB ? 5 : 7);
   const cleanupRows = Number(process.env.COMMIT_CLEANUP_ROWS ?? (quick ? 500 : 10_000));
   // Bare deletes per backend for the floor: enough for a stable rate, few enough for the time budget
   // (Azurite deletes about a hundred blobs a second once its container holds thousands).
